@@ -1,0 +1,233 @@
+"""Load and validate `course_config.py`.
+
+The config is plain data; this module turns it into frozen dataclasses and names the field of
+every mistake in a one-line `ConfigError` ("course_config.py: labs[0].due: ...").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import runpy
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+CONFIG_FILE = "course_config.py"
+ROOT_ENV = "AUTOGRADER_COURSE_ROOT"
+DEVICES = ("cpu", "cuda")
+DTYPES = ("float64", "float32")
+
+
+class ConfigError(Exception):
+    """A mistake in course_config.py, described in one line that names the field."""
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    rtol: float
+    atol: float
+
+
+@dataclass(frozen=True)
+class LatePolicy:
+    grace_minutes: float
+    penalty_per_day: float
+    max_days_late: int
+
+
+@dataclass(frozen=True)
+class Lab:
+    id: str
+    title: str
+    notebook: Path
+    release: datetime
+    due: datetime
+    points: float
+    cell_timeout_s: float
+    notebook_timeout_s: float
+    test_timeout_s: float
+    memory_mb: int
+    skip_tags: tuple[str, ...]
+    tolerances: dict[str, dict[str, Tolerance]]
+    config_key: str  # where the lab sits in course_config.py, for error messages ("labs[0]")
+
+    def tolerance(self, device: str, dtype: str) -> Tolerance:
+        """The tolerance for results of `dtype` computed on `device` ("cuda:0" counts as cuda)."""
+        kind = "cuda" if device.startswith("cuda") else "cpu"
+        table = self.tolerances[kind]
+        return table.get(dtype, table["float32"])
+
+
+@dataclass(frozen=True)
+class Course:
+    root: Path
+    name: str
+    term: str
+    timezone: ZoneInfo
+    seed_salt: str
+    late_policy: LatePolicy
+    labs: dict[str, Lab]
+
+    def lab(self, lab_id: str) -> Lab:
+        if lab_id not in self.labs:
+            known = ", ".join(sorted(self.labs)) or "none"
+            raise ConfigError(f"{CONFIG_FILE}: unknown lab {lab_id!r} (labs: {known})")
+        return self.labs[lab_id]
+
+    def seed(self, lab_id: str) -> int:
+        """The hidden-test seed of a lab: fixed per lab and term, derived from the unpublished salt."""
+        digest = hashlib.sha256(f"{self.term}:{lab_id}:{self.seed_salt}".encode()).digest()
+        return int.from_bytes(digest[:4], "little")
+
+    def source_dir(self, lab_id: str) -> Path:
+        return self.root / "source" / lab_id
+
+    def release_dir(self, lab_id: str) -> Path:
+        return self.root / "release" / lab_id
+
+    def solutions_dir(self, lab_id: str) -> Path:
+        return self.root / "solutions" / lab_id
+
+    def tests_dir(self, lab_id: str) -> Path:
+        return self.root / "tests" / lab_id
+
+
+def find_course_root(start: Path | None = None) -> Path:
+    """The folder holding course_config.py: $AUTOGRADER_COURSE_ROOT, else the nearest parent."""
+    if os.environ.get(ROOT_ENV):
+        root = Path(os.environ[ROOT_ENV]).resolve()
+        if not (root / CONFIG_FILE).is_file():
+            raise ConfigError(f"${ROOT_ENV}={root} has no {CONFIG_FILE}")
+        return root
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+    raise ConfigError(
+        f"no {CONFIG_FILE} in {here} or its parents; run from the course folder or set ${ROOT_ENV}"
+    )
+
+
+def load_course(root: Path | None = None) -> Course:
+    root = Path(root).resolve() if root else find_course_root()
+    path = root / CONFIG_FILE
+    try:
+        data = runpy.run_path(str(path))["COURSE"]
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except KeyError:
+        raise ConfigError(f"{CONFIG_FILE}: defines no COURSE dictionary") from None
+    except Exception as exc:  # a syntax error or similar in the config itself
+        raise ConfigError(f"{CONFIG_FILE}: cannot be loaded: {type(exc).__name__}: {exc}") from None
+    return _parse_course(root, data)
+
+
+def _require(data: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    if not isinstance(data, dict) or key not in data:
+        raise ConfigError(f"{CONFIG_FILE}: {where}{key}: missing")
+    value = data[key]
+    if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ConfigError(f"{CONFIG_FILE}: {where}{key}: expected {names}, got {value!r}")
+    return value
+
+
+def _positive(data: dict, key: str, where: str) -> float:
+    value = _require(data, key, (int, float), where)
+    if value <= 0:
+        raise ConfigError(f"{CONFIG_FILE}: {where}{key}: must be positive, got {value!r}")
+    return value
+
+
+def _parse_course(root: Path, data: Any) -> Course:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{CONFIG_FILE}: COURSE: expected a dict, got {type(data).__name__}")
+    name = _require(data, "name", str, "")
+    term = _require(data, "term", str, "")
+    tz_name = _require(data, "timezone", str, "")
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{CONFIG_FILE}: timezone: unknown time zone {tz_name!r}") from None
+    salt = _require(data, "seed_salt", str, "")
+    late = _require(data, "late_policy", dict, "")
+    late_policy = LatePolicy(
+        grace_minutes=_require(late, "grace_minutes", (int, float), "late_policy."),
+        penalty_per_day=_require(late, "penalty_per_day", (int, float), "late_policy."),
+        max_days_late=_require(late, "max_days_late", int, "late_policy."),
+    )
+    if not 0 <= late_policy.penalty_per_day <= 1:
+        raise ConfigError(f"{CONFIG_FILE}: late_policy.penalty_per_day: must be within [0, 1]")
+    defaults = _require(data, "defaults", dict, "")
+    labs_data = _require(data, "labs", list, "")
+    labs: dict[str, Lab] = {}
+    for index, lab_data in enumerate(labs_data):
+        lab = _parse_lab(root, tz, {**defaults, **lab_data}, f"labs[{index}].")
+        if lab.id in labs:
+            raise ConfigError(f"{CONFIG_FILE}: labs[{index}].id: duplicate lab id {lab.id!r}")
+        labs[lab.id] = lab
+    return Course(root, name, term, tz, salt, late_policy, labs)
+
+
+def _parse_date(data: dict, key: str, tz: ZoneInfo, where: str) -> datetime:
+    text = _require(data, key, str, where)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(
+            f"{CONFIG_FILE}: {where}{key}: {text!r} is not an ISO date like 2026-10-12T23:59"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
+def _parse_tolerances(data: dict, where: str) -> dict[str, dict[str, Tolerance]]:
+    table = _require(data, "tolerances", dict, where)
+    parsed: dict[str, dict[str, Tolerance]] = {}
+    for device in DEVICES:
+        per_dtype = _require(table, device, dict, f"{where}tolerances.")
+        parsed[device] = {}
+        for dtype in DTYPES:
+            here = f"{where}tolerances.{device}."
+            entry = _require(per_dtype, dtype, dict, here)
+            parsed[device][dtype] = Tolerance(
+                rtol=_require(entry, "rtol", (int, float), f"{here}{dtype}."),
+                atol=_require(entry, "atol", (int, float), f"{here}{dtype}."),
+            )
+    return parsed
+
+
+def _parse_lab(root: Path, tz: ZoneInfo, data: dict, where: str) -> Lab:
+    lab_id = _require(data, "id", str, where)
+    if not lab_id.isidentifier():
+        raise ConfigError(f"{CONFIG_FILE}: {where}id: {lab_id!r} must be a Python identifier")
+    notebook = root / _require(data, "notebook", str, where)
+    if not notebook.is_file():
+        raise ConfigError(f"{CONFIG_FILE}: {where}notebook: {notebook} does not exist")
+    release = _parse_date(data, "release", tz, where)
+    due = _parse_date(data, "due", tz, where)
+    if due <= release:
+        raise ConfigError(
+            f"{CONFIG_FILE}: {where}due: {due:%Y-%m-%d %H:%M} is not after the release date "
+            f"{release:%Y-%m-%d %H:%M}"
+        )
+    skip_tags = _require(data, "skip_tags", list, where)
+    if not all(isinstance(tag, str) for tag in skip_tags):
+        raise ConfigError(f"{CONFIG_FILE}: {where}skip_tags: expected a list of strings")
+    return Lab(
+        id=lab_id,
+        title=_require(data, "title", str, where),
+        notebook=notebook,
+        release=release,
+        due=due,
+        points=_positive(data, "points", where),
+        cell_timeout_s=_positive(data, "cell_timeout_s", where),
+        notebook_timeout_s=_positive(data, "notebook_timeout_s", where),
+        test_timeout_s=_positive(data, "test_timeout_s", where),
+        memory_mb=int(_positive(data, "memory_mb", where)),
+        skip_tags=tuple(skip_tags),
+        tolerances=_parse_tolerances(data, where),
+        config_key=where.rstrip("."),
+    )

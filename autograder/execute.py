@@ -1,0 +1,114 @@
+"""Execute a notebook's code cells into a namespace, with IPython semantics.
+
+Cells run one after another in a fresh `InteractiveShell`, so line magics such as
+`%matplotlib inline` behave as in Jupyter. A failing cell does not stop the run: later cells may
+still define graded functions, exactly as when a student runs all cells and ignores an error.
+Shell escapes (`!cmd`, `%%bash`, ...) are never run; they are recorded as cell notes instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nbformat import NotebookNode
+
+from autograder.notebook import code_cells
+
+SHELL_CELL_MAGICS = ("bash", "sh", "script", "system", "sx", "perl", "ruby", "python2", "python3")
+MAX_CAPTURED_OUTPUT = 64 * 1024
+
+
+@dataclass
+class CellResult:
+    index: int
+    error: str | None = None  # "ValueError: ..." when the cell raised
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class NotebookRun:
+    namespace: dict[str, Any]
+    cells: list[CellResult]
+    output: str  # what the cells printed, cut to MAX_CAPTURED_OUTPUT
+
+    @property
+    def errors(self) -> list[CellResult]:
+        return [cell for cell in self.cells if cell.error]
+
+
+class _BoundedBuffer(io.StringIO):
+    """Keeps the first MAX_CAPTURED_OUTPUT characters and drops the rest."""
+
+    def write(self, text: str) -> int:
+        room = MAX_CAPTURED_OUTPUT - self.tell()
+        if room > 0:
+            super().write(text[:room])
+        return len(text)
+
+
+def _new_shell(notes: list[str]):
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    class NotebookShell(InteractiveShell):
+        def enable_gui(self, gui=None):  # `%matplotlib inline` asks for it; no GUI here
+            return None
+
+    config = Config()
+    config.HistoryManager.enabled = False
+    config.InteractiveShell.colors = "nocolor"
+    shell = NotebookShell(config=config)
+
+    def refuse_system(cmd: str, *args: Any, **kwargs: Any) -> None:
+        notes.append(f"shell command not run: !{cmd.strip()[:80]}")
+
+    shell.system = refuse_system
+    shell.getoutput = refuse_system
+
+    def refuse_cell_magic(line: str, cell: str, *, name: str) -> None:
+        notes.append(f"shell cell not run: %%{name}")
+
+    for name in SHELL_CELL_MAGICS:
+        shell.register_magic_function(
+            lambda line, cell=None, _name=name: refuse_cell_magic(line, cell or "", name=_name),
+            magic_kind="cell",
+            magic_name=name,
+        )
+    return shell
+
+
+def run_notebook(
+    nb: NotebookNode, skip_tags: tuple[str, ...] = (), cwd: Path | None = None
+) -> NotebookRun:
+    """Run the code cells of `nb` (leaving out `skip_tags`) and return the resulting namespace."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    cells: list[CellResult] = []
+    notes: list[str] = []
+    shell = _new_shell(notes)
+    buffer = _BoundedBuffer()
+    previous_dir = Path.cwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+            for index, source in code_cells(nb, skip_tags):
+                notes.clear()
+                result = shell.run_cell(source, store_history=False)
+                error = result.error_before_exec or result.error_in_exec
+                cells.append(
+                    CellResult(
+                        index=index,
+                        error=f"{type(error).__name__}: {error}"[:500] if error else None,
+                        notes=list(notes),
+                    )
+                )
+    finally:
+        os.chdir(previous_dir)
+        shell.cleanup()
+    namespace = {k: v for k, v in shell.user_ns.items() if not k.startswith("_")}
+    return NotebookRun(namespace=namespace, cells=cells, output=buffer.getvalue())

@@ -1,0 +1,85 @@
+"""Run a lab's hidden tests with pytest and read back one record per test.
+
+pytest runs in a child process so that each run starts clean (fresh imports, fresh notebook
+namespaces); the records come back through the plugin's `--results-json` file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder.config import CONFIG_FILE, ConfigError, Course
+
+
+class HiddenTestsError(Exception):
+    """pytest could not run the hidden tests (a broken test file, a missing folder)."""
+
+
+@dataclass(frozen=True)
+class TestRecord:
+    nodeid: str
+    name: str
+    question: str
+    points: float
+    earned: float
+    outcome: str  # passed, failed, error, skipped, not run
+    message: str
+    duration: float
+
+    __test__ = False  # not a pytest test class
+
+
+def run_hidden_tests(
+    course: Course,
+    lab_id: str,
+    submission: Path | None = None,
+    collect_only: bool = False,
+    timeout_s: float | None = None,
+) -> list[TestRecord]:
+    tests_dir = course.tests_dir(lab_id)
+    if not tests_dir.is_dir():
+        raise HiddenTestsError(f"no hidden tests for {lab_id}: {tests_dir} does not exist")
+    with tempfile.TemporaryDirectory(prefix="autograder-tests-") as scratch:
+        results = Path(scratch) / "results.json"
+        command = [
+            sys.executable, "-m", "pytest", str(tests_dir), "-q", "-p", "no:cacheprovider",
+            "--rootdir", str(course.root), "--results-json", str(results),
+        ]  # fmt: skip
+        if submission is not None:
+            command += ["--submission", str(Path(submission).resolve())]
+        if collect_only:
+            command.append("--collect-only")
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        try:
+            done = subprocess.run(
+                command, cwd=course.root, capture_output=True, text=True, env=env,
+                timeout=timeout_s,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            raise HiddenTestsError(f"the hidden tests of {lab_id} ran past {timeout_s:.0f} s") from None
+        if done.returncode not in (0, 1) or not results.exists():
+            tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or ["no output"]
+            raise HiddenTestsError(f"pytest could not run tests/{lab_id}: {tail[0][:300]}")
+        return [TestRecord(**record) for record in json.loads(results.read_text())]
+
+
+def check_points(course: Course, lab_id: str) -> float:
+    """Raise a ConfigError unless the hidden tests' points add up to the lab's total."""
+    lab = course.lab(lab_id)
+    records = run_hidden_tests(course, lab_id, collect_only=True)
+    total = sum(record.points for record in records)
+    unmarked = [record.name for record in records if record.points <= 0]
+    if unmarked:
+        raise ConfigError(f"tests/{lab_id}: tests without a points marker: {', '.join(unmarked)}")
+    if abs(total - lab.points) > 1e-9:
+        raise ConfigError(
+            f"{CONFIG_FILE}: {lab.config_key}.points: {lab.points:g}, but the hidden tests in "
+            f"tests/{lab_id} add up to {total:g}"
+        )
+    return total

@@ -1,0 +1,191 @@
+"""The pytest side of hidden tests: fixtures, markers and per-test records.
+
+Hidden tests are plain pytest files under `tests/<lab>/`. This plugin gives them
+- `ref`: the reference namespace, built in this (trusted) process from the source notebook;
+- `sub`: the submission's namespace (`--submission PATH`), or the reference when none is given;
+- `rng`: a `numpy.random.Generator` seeded per lab, term and test (the seed is not published);
+- `device`: the grading device ("cpu" or "cuda"); `tol`: tolerances that know dtype and device;
+- markers `points(n)` and `question(name)`; and `--results-json FILE`, one record per test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from autograder.config import Course, load_course
+from autograder.execute import NotebookRun, run_notebook
+from autograder.feedback import student_message
+from autograder.notebook import read_notebook
+from autograder.tolerance import ToleranceHelper
+
+DEVICE_ENV = "COURSELIB_DEVICE"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("autograder")
+    group.addoption("--submission", default=None, help="grade this notebook (default: the reference)")
+    group.addoption("--results-json", default=None, help="write one record per hidden test here")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "points(n): points a hidden test is worth")
+    config.addinivalue_line("markers", "question(name): the question a hidden test belongs to")
+    if config.getoption("--results-json"):
+        config.pluginmanager.register(ResultsRecorder(Path(config.getoption("--results-json"))))
+
+
+class Namespace:
+    """Attribute access to a notebook's names; a missing name fails the test with a clear reason."""
+
+    def __init__(self, run: NotebookRun, label: str):
+        self._run = run
+        self._label = label
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self._run.namespace[name]
+        except KeyError:
+            pytest.fail(
+                f"the {self._label} does not define `{name}`: keep the names given in the "
+                "TODO cells and make sure the cell that defines it runs without errors",
+                pytrace=False,
+            )
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._run.namespace
+
+
+def lab_of(path: Path, course: Course) -> str:
+    for folder in path.parents:
+        if folder.parent == course.root / "tests" and folder.name in course.labs:
+            return folder.name
+    raise pytest.UsageError(f"{path} is not inside tests/<lab> for a lab of course_config.py")
+
+
+_runs: dict[tuple[str, str], NotebookRun] = {}
+
+
+def _notebook_run(notebook: Path, skip_tags: tuple[str, ...]) -> NotebookRun:
+    """Run a notebook once per pytest session, in a private working folder."""
+    key = (str(notebook), ",".join(skip_tags))
+    if key not in _runs:
+        nb = read_notebook(notebook)
+        with tempfile.TemporaryDirectory(prefix="autograder-run-") as workdir:
+            _runs[key] = run_notebook(nb, skip_tags, cwd=Path(workdir))
+    return _runs[key]
+
+
+@pytest.fixture(scope="session")
+def course(request: pytest.FixtureRequest) -> Course:
+    return load_course(Path(request.config.rootpath))
+
+
+@pytest.fixture(scope="module")
+def lab_id(request: pytest.FixtureRequest, course: Course) -> str:
+    return lab_of(Path(request.path), course)
+
+
+@pytest.fixture(scope="module")
+def ref(course: Course, lab_id: str) -> Namespace:
+    lab = course.lab(lab_id)
+    return Namespace(_notebook_run(lab.notebook, lab.skip_tags), "reference notebook")
+
+
+@pytest.fixture(scope="module")
+def sub(request: pytest.FixtureRequest, course: Course, lab_id: str, ref: Namespace) -> Namespace:
+    submission = request.config.getoption("--submission")
+    if not submission:
+        return ref
+    lab = course.lab(lab_id)
+    return Namespace(_notebook_run(Path(submission).resolve(), lab.skip_tags), "notebook")
+
+
+@pytest.fixture
+def rng(request: pytest.FixtureRequest, course: Course, lab_id: str) -> np.random.Generator:
+    # One stream per test, so a test's inputs do not depend on which other tests ran first.
+    return np.random.default_rng([course.seed(lab_id), zlib.crc32(request.node.name.encode())])
+
+
+@pytest.fixture(scope="session")
+def device() -> str:
+    return os.environ.get(DEVICE_ENV, "cpu")
+
+
+@pytest.fixture
+def tol(course: Course, lab_id: str, device: str) -> ToleranceHelper:
+    return ToleranceHelper(course.lab(lab_id), device)
+
+
+def points_of(item: pytest.Item) -> float:
+    marker = item.get_closest_marker("points")
+    return float(marker.args[0]) if marker and marker.args else 0.0
+
+
+def question_of(item: pytest.Item) -> str:
+    marker = item.get_closest_marker("question")
+    if marker and marker.args:
+        return str(marker.args[0])
+    return Path(str(item.fspath)).stem.removeprefix("test_")
+
+
+class ResultsRecorder:
+    """Writes one JSON record per collected test: question, points, outcome and a safe message."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.records: dict[str, dict[str, Any]] = {}
+        self.started: dict[str, float] = {}
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            points = points_of(item)
+            self.records[item.nodeid] = {
+                "nodeid": item.nodeid,
+                "name": item.name,
+                "question": question_of(item),
+                "points": points,
+                "earned": 0.0,
+                "outcome": "not run",
+                "message": "",
+                "duration": 0.0,
+            }
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        self.started[nodeid] = time.perf_counter()
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        outcome = yield
+        report = outcome.get_result()
+        record = self.records.get(item.nodeid)
+        if record is None or (report.when != "call" and not report.failed and not report.skipped):
+            return
+        record["duration"] = round(time.perf_counter() - self.started.get(item.nodeid, 0.0), 3)
+        if report.passed:
+            record.update(outcome="passed", earned=record["points"], message="")
+        elif report.skipped:
+            record.update(outcome="skipped", message="skipped: " + _skip_reason(report))
+        else:
+            kind, message = student_message(call.excinfo, item.name)
+            record.update(outcome=kind, earned=0.0, message=message)
+
+    def pytest_sessionfinish(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(list(self.records.values()), indent=1))
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    if isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
+    return "condition not met"

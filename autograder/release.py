@@ -1,0 +1,243 @@
+"""`autograder release`: from the source notebook to the student and solution notebooks.
+
+    source/<lab>/<lab>.ipynb  ->  release/<lab>/<lab>.ipynb      stubs instead of solutions
+                                  release/<lab>/requirements.txt + courselib wheel + README.md
+                              ->  solutions/<lab>/<lab>.ipynb    executed, with outputs
+
+Everything is staged in a temporary folder and written only when every check passes: balanced
+markers, no solution text left in the release, points that match the config, and hidden tests
+that all pass on the reference and all fail on the released stubs. Writing is byte-for-byte
+reproducible, and the solution notebook is executed again only when its inputs changed.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+
+from autograder.config import Course
+from autograder.hidden_tests import check_points, run_hidden_tests
+from autograder.notebook import NotebookError, read_notebook, write_notebook
+from autograder.stubs import (
+    SourceError,
+    check_nbgrader_metadata,
+    solution_lines,
+    solution_source,
+    stub_source,
+)
+from autograder.student_bundle import build_courselib_wheel, student_requirements
+
+KIT_METADATA = "course_kit"
+KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
+# Threads and hashing fixed so that executing the solution twice gives the same outputs.
+EXECUTION_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+STUDENT_README = """# {title}
+
+1. Install the requirements once (Python 3.11+; a virtual environment is recommended):
+
+       pip install -r requirements.txt
+
+2. Open the notebook: `jupyter lab {lab}.ipynb`.
+3. Fill in every cell marked `# TODO`, replacing `raise NotImplementedError()`, and run the
+   check cell below it. Keep the function names and signatures as given.
+4. Submit `{lab}.ipynb` as it is (File > Save, then upload the .ipynb file).
+
+Cells tagged `demo` (training runs, plots) are for you: the grader skips them.
+"""
+
+
+class ReleaseError(Exception):
+    """A release that was refused; the message says why in one line."""
+
+
+@dataclass
+class ReleaseSummary:
+    lab_id: str
+    files_written: list[Path] = field(default_factory=list)
+    solution_executed: bool = False
+    tests_checked: int = 0
+
+    def describe(self) -> str:
+        parts = [f"{self.lab_id}:"]
+        if self.tests_checked:
+            parts.append(f"{self.tests_checked} hidden tests pass on the solution, fail on stubs;")
+        parts.append("solution executed;" if self.solution_executed else "solution up to date;")
+        parts.append(f"{len(self.files_written)} files changed")
+        return " ".join(parts)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def courselib_digest(course: Course) -> str:
+    digest = hashlib.sha256()
+    for path in sorted((course.root / "courselib").rglob("*.py")):
+        digest.update(path.relative_to(course.root).as_posix().encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _normalised(nb: NotebookNode) -> NotebookNode:
+    """Metadata every released notebook shares: Python 3 kernel, no stray execution state."""
+    nb = copy.deepcopy(nb)
+    nb.metadata = {
+        key: value for key, value in nb.metadata.items() if key in ("nbgrader", "title")
+    }
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata["language_info"] = {"name": "python"}
+    for index, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{index:03d}"  # stable ids: Jupyter's random ones would change bytes
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("collapsed", None)
+    return nb
+
+
+def build_student_notebook(source: NotebookNode) -> NotebookNode:
+    nb = _normalised(source)
+    for index, cell in enumerate(nb.cells):
+        cell.source = stub_source(cell.source, f"cell {index}")
+    leaks = solution_lines(source)
+    for index, cell in enumerate(nb.cells):
+        for line in cell.source.splitlines():
+            if line.strip() in leaks:
+                raise SourceError(
+                    f"cell {index}: the release would still contain solution text: {line.strip()!r}"
+                )
+    return nb
+
+
+def build_solution_notebook(source: NotebookNode) -> NotebookNode:
+    nb = _normalised(source)
+    for index, cell in enumerate(nb.cells):
+        cell.source = solution_source(cell.source, f"cell {index}")
+    return nb
+
+
+def execute_solution(nb: NotebookNode, timeout_s: float) -> NotebookNode:
+    """Run every cell (demo cells included) in a real Jupyter kernel; any error refuses."""
+    from jupyter_client.manager import KernelManager
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    saved = {key: os.environ.get(key) for key in EXECUTION_ENV}
+    os.environ.update(EXECUTION_ENV)
+    try:
+        with tempfile.TemporaryDirectory(prefix="autograder-solution-") as workdir:
+            # IPC sockets: a local kernel needs no TCP ports (and warns about them).
+            kernel = KernelManager(kernel_name="python3", transport="ipc", ip=f"{workdir}/kernel")
+            client = NotebookClient(
+                nb, km=kernel, timeout=timeout_s, record_timing=False,
+                resources={"metadata": {"path": workdir}},
+            )  # fmt: skip
+            client.execute()
+    except CellExecutionError as exc:
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        raise ReleaseError(f"the solution notebook fails to run: {lines[-1][:300]}") from None
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return nb
+
+
+def _solution_is_current(path: Path, inputs_digest: str) -> bool:
+    try:
+        existing = nbformat.read(path, as_version=4)
+    except Exception:
+        return False
+    return existing.metadata.get(KIT_METADATA, {}).get("inputs_sha256") == inputs_digest
+
+
+def _check_hidden_tests(course: Course, lab_id: str, student_notebook: Path) -> int:
+    check_points(course, lab_id)
+    on_reference = run_hidden_tests(course, lab_id)
+    not_passing = [r.name for r in on_reference if r.outcome not in ("passed", "skipped")]
+    if not_passing:
+        raise ReleaseError(
+            f"{lab_id}: hidden tests fail on the solution: {', '.join(not_passing[:5])}"
+            f" ({_first_message(on_reference)})"
+        )
+    on_stubs = run_hidden_tests(course, lab_id, submission=student_notebook)
+    passing = [r.name for r in on_stubs if r.outcome == "passed"]
+    if passing:
+        raise ReleaseError(
+            f"{lab_id}: hidden tests pass on the blank notebook: {', '.join(passing[:5])}"
+        )
+    return len(on_reference)
+
+
+def _first_message(records: list) -> str:
+    return next((r.message for r in records if r.outcome not in ("passed", "skipped")), "")
+
+
+def _write_if_changed(path: Path, data: bytes, written: list[Path]) -> None:
+    if path.exists() and path.read_bytes() == data:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    written.append(path)
+
+
+def release_lab(
+    course: Course, lab_id: str, check_tests: bool = True, force: bool = False,
+    out_root: Path | None = None,
+) -> ReleaseSummary:  # fmt: skip
+    """Release one lab into out_root (default: the course root); see the module docstring."""
+    lab = course.lab(lab_id)
+    out_root = out_root or course.root
+    summary = ReleaseSummary(lab_id)
+    try:
+        source = read_notebook(lab.notebook)
+        check_nbgrader_metadata(source)
+        student = build_student_notebook(source)
+        solution = build_solution_notebook(source)
+    except (NotebookError, SourceError) as exc:
+        raise ReleaseError(f"{lab.notebook.relative_to(course.root)}: {exc}") from None
+    source_digest = _sha256(lab.notebook.read_bytes())
+    inputs_digest = _sha256(f"{source_digest}:{courselib_digest(course)}".encode())
+    student.metadata[KIT_METADATA] = {"lab": lab_id, "source_sha256": source_digest}
+    solution.metadata[KIT_METADATA] = {"lab": lab_id, "inputs_sha256": inputs_digest}
+
+    with tempfile.TemporaryDirectory(prefix="autograder-release-") as staging_dir:
+        staging = Path(staging_dir)
+        write_notebook(student, staging / f"{lab_id}.ipynb")
+        wheel = build_courselib_wheel(course.root / "courselib", staging)
+        try:
+            requirements = student_requirements(course.root / "constraints.txt", wheel.name)
+        except ValueError as exc:
+            raise ReleaseError(f"{lab_id}: cannot pin the student requirements: {exc}") from None
+        (staging / "requirements.txt").write_text(requirements)
+        (staging / "README.md").write_text(STUDENT_README.format(title=lab.title, lab=lab_id))
+        if check_tests:
+            summary.tests_checked = _check_hidden_tests(course, lab_id, staging / f"{lab_id}.ipynb")
+
+        solution_path = out_root / "solutions" / lab_id / f"{lab_id}.ipynb"
+        if force or not _solution_is_current(solution_path, inputs_digest):
+            execute_solution(solution, timeout_s=lab.notebook_timeout_s)
+            write_notebook(solution, staging / "solution.ipynb")
+            summary.solution_executed = True
+            _write_if_changed(
+                solution_path, (staging / "solution.ipynb").read_bytes(), summary.files_written
+            )
+
+        release_dir = out_root / "release" / lab_id
+        for path in sorted(staging.iterdir()):
+            if path.name != "solution.ipynb":
+                _write_if_changed(release_dir / path.name, path.read_bytes(), summary.files_written)
+        for stale in release_dir.iterdir():
+            if not (staging / stale.name).exists():
+                stale.unlink() if stale.is_file() else shutil.rmtree(stale)
+    return summary

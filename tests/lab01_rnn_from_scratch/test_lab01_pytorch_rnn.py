@@ -1,0 +1,134 @@
+"""Part 3: SimplePyTorchRNN, collate_sequences, masking and batch training."""
+
+import numpy as np
+import pytest
+import torch
+from lab01_helpers import binary_sequence, numpy_rnn, random_weights, torch_rnn, torch_state
+
+R, S1, S2 = 2, 4, 1
+
+
+def _numpy_weights_of(state: dict) -> dict:
+    return {
+        "IW_11": state["IW_11.weight"].double().numpy(),
+        "b_1": state["IW_11.bias"].double().numpy()[:, None],
+        "LW_11": state["LW_11.weight"].double().numpy(),
+        "LW_21": state["LW_21.weight"].double().numpy(),
+        "b_2": state["LW_21.bias"].double().numpy()[:, None],
+    }
+
+
+@pytest.mark.question("3.1 PyTorch forward")
+@pytest.mark.points(3)
+def test_forward_matches_numpy_reference_with_copied_weights(sub, ref, rng, tol):
+    state = torch_state(rng, R, S1, S2)
+    batch = np.stack([binary_sequence(rng, T=7, R=R) for _ in range(3)])  # (B=3, T=7, R=2)
+    outputs, a1_tot = torch_rnn(sub, state, R, S1, S2)(torch.tensor(batch, dtype=torch.float32))
+    reference = numpy_rnn(ref, _numpy_weights_of(state), R, S1, S2)
+    for b in range(3):
+        expected_outputs, expected_states, _ = reference.forward(batch[b])
+        tol.assert_close(outputs[b], expected_outputs.astype(np.float32),
+                         what=f"outputs[{b}] of forward on a (3, 7, 2) batch")
+        tol.assert_close(a1_tot[b], expected_states.astype(np.float32),
+                         what=f"a1_tot[{b}] of forward on a (3, 7, 2) batch")
+
+
+@pytest.mark.question("3.1 PyTorch forward")
+@pytest.mark.points(1)
+def test_forward_keeps_batch_first(sub, ref, rng, tol):
+    state = torch_state(rng, 1, 3, 1)
+    batch = torch.tensor(np.stack([binary_sequence(rng, T=2) for _ in range(5)]), dtype=torch.float32)
+    outputs, a1_tot = torch_rnn(sub, state, 1, 3, 1)(batch)
+    expected_outputs, expected_states = torch_rnn(ref, state, 1, 3, 1)(batch)
+    tol.assert_close(outputs, expected_outputs, what="outputs for a batch of 5 sequences of 2 steps")
+    tol.assert_close(a1_tot, expected_states, what="a1_tot for a batch of 5 sequences of 2 steps")
+
+
+@pytest.mark.question("3.1 PyTorch forward")
+@pytest.mark.points(1)
+def test_forward_starts_from_given_state(sub, ref, rng, tol):
+    state = torch_state(rng, R, S1, S2)
+    batch = torch.tensor(np.stack([binary_sequence(rng, T=4, R=R) for _ in range(2)]), dtype=torch.float32)
+    a1_prev = torch.tensor(rng.uniform(-0.9, 0.9, size=(2, S1)), dtype=torch.float32)
+    outputs, a1_tot = torch_rnn(sub, state, R, S1, S2)(batch, a1_prev)
+    expected_outputs, _ = torch_rnn(ref, state, R, S1, S2)(batch, a1_prev)
+    tol.assert_close(a1_tot[:, 0], a1_prev, what="a1_tot[:, 0] with a1_prev given")
+    tol.assert_close(outputs, expected_outputs, what="forward(inputs, a1_prev) outputs")
+
+
+@pytest.mark.question("3.2 training step")
+@pytest.mark.points(2)
+def test_train_step_zeroes_gradients(sub, rng, tol):
+    state = torch_state(rng, R, S1, S2)
+    batch = torch.tensor(np.stack([binary_sequence(rng, T=5, R=R) for _ in range(4)]), dtype=torch.float32)
+    targets = torch.tensor(rng.random((4, 5, 1)) < 0.5, dtype=torch.float32)
+    model = torch_rnn(sub, state, R, S1, S2, learning_rate=0.0)  # weights stay put
+    model.train_step(batch, targets)
+    first = model.LW_11.weight.grad.clone()
+    model.train_step(batch, targets)
+    tol.assert_close(model.LW_11.weight.grad, first,
+                     what="LW_11.weight.grad after a second identical train_step (gradients must not accumulate)")
+
+
+@pytest.mark.question("3.2 training step")
+@pytest.mark.points(2)
+def test_train_step_is_one_sgd_step(sub, ref, rng, tol):
+    state = torch_state(rng, R, S1, S2)
+    batch = torch.tensor(np.stack([binary_sequence(rng, T=6, R=R) for _ in range(3)]), dtype=torch.float32)
+    targets = torch.tensor(rng.random((3, 6, 1)) < 0.5, dtype=torch.float32)
+    model, reference = torch_rnn(sub, state, R, S1, S2, 0.3), torch_rnn(ref, state, R, S1, S2, 0.3)
+    loss = model.train_step(batch, targets)
+    expected_loss = reference.train_step(batch, targets)
+    tol.assert_close(loss, expected_loss, what="the loss returned by train_step")
+    for name, value in reference.state_dict().items():
+        tol.assert_close(model.state_dict()[name], value, what=f"{name} after one train_step (lr 0.3)")
+
+
+def _ragged(rng, lengths, R_in=1):
+    sequences = [binary_sequence(rng, T=length, R=R_in) for length in lengths]
+    targets = [(rng.random((length, 1)) < 0.5).astype(float) for length in lengths]
+    return sequences, targets
+
+
+@pytest.mark.question("3.3 padding and masking")
+@pytest.mark.points(2)
+def test_collate_pads_at_the_end(sub, ref, rng, tol):
+    sequences, targets = _ragged(rng, [3, 7, 5], R_in=2)
+    X, Y = sub.collate_sequences(sequences, targets)
+    expected_X, expected_Y = ref.collate_sequences(sequences, targets)
+    tol.assert_close(X, expected_X, what="X from collate_sequences (lengths 3, 7, 5; R=2)")
+    tol.assert_close(Y, expected_Y, what="Y from collate_sequences (padded with PAD_TARGET)")
+
+
+@pytest.mark.question("3.3 padding and masking")
+@pytest.mark.points(1)
+def test_loss_of_equal_length_batch_is_plain_bce(sub, rng, tol):
+    outputs = torch.tensor(rng.uniform(0.05, 0.95, size=(3, 4, 1)), dtype=torch.float32)
+    targets = torch.tensor(rng.random((3, 4, 1)) < 0.5, dtype=torch.float32)
+    model = sub.SimplePyTorchRNN(1, 2, 1)
+    tol.assert_close(model.compute_loss(outputs, targets), torch.nn.BCELoss()(outputs, targets),
+                     what="compute_loss on a batch without padding")
+
+
+@pytest.mark.question("3.3 padding and masking")
+@pytest.mark.points(1)
+def test_loss_leaves_out_padded_steps(sub, ref, rng, tol):
+    sequences, targets = _ragged(rng, [2, 6, 4])
+    state = torch_state(rng, 1, 3, 1)
+    X, Y = ref.collate_sequences(sequences, targets)
+    outputs, _ = torch_rnn(ref, state, 1, 3, 1)(X)
+    loss = sub.SimplePyTorchRNN(1, 3, 1).compute_loss(outputs, Y)
+    real = torch.cat([outputs[i, : len(t)] for i, t in enumerate(targets)])
+    real_targets = torch.tensor(np.concatenate(targets), dtype=torch.float32)
+    tol.assert_close(loss, torch.nn.BCELoss()(real, real_targets),
+                     what="compute_loss on a padded batch (padded steps must not count)")
+
+
+@pytest.mark.question("3.4 batch training")
+@pytest.mark.points(2)
+def test_train_pytorch_rnn_losses_match_reference(sub, ref, rng, tol):
+    sequences, targets = _ragged(rng, rng.integers(3, 10, size=10).tolist())
+    state = torch_state(rng, 1, 3, 1)
+    losses = sub.train_pytorch_rnn(torch_rnn(sub, state, 1, 3, 1, 0.5), sequences, targets, epochs=3, batch_size=4)
+    expected = ref.train_pytorch_rnn(torch_rnn(ref, state, 1, 3, 1, 0.5), sequences, targets, epochs=3, batch_size=4)
+    tol.assert_close(losses, expected, rtol=1e-4, what="train_pytorch_rnn per-epoch losses (3 epochs, batches of 4)")
