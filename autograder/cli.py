@@ -1,8 +1,8 @@
 """The `autograder` command: wires the steps together; the steps never import it.
 
-    autograder release <lab> | --all [--force] [--no-check]
-    autograder check [<lab> ...]          self-check: hidden tests pass on the reference
-    autograder demo                        release every lab and self-check it
+autograder release <lab> | --all [--force] [--no-check]
+autograder check [<lab> ...]          self-check: hidden tests pass on the reference
+autograder demo                        release every lab and self-check it
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ class Course:
         return self.labs[lab_id]
 
     def seed(self, lab_id: str) -> int:
-        """The hidden-test seed of a lab: fixed per lab and term, derived from the unpublished salt."""
+        """The hidden-test seed of a lab: fixed per lab and term, derived from the secret salt."""
         digest = hashlib.sha256(f"{self.term}:{lab_id}:{self.seed_salt}".encode()).digest()
         return int.from_bytes(digest[:4], "little")
 

@@ -62,7 +62,9 @@ def run_hidden_tests(
                 timeout=timeout_s,
             )  # fmt: skip
         except subprocess.TimeoutExpired:
-            raise HiddenTestsError(f"the hidden tests of {lab_id} ran past {timeout_s:.0f} s") from None
+            raise HiddenTestsError(
+                f"the hidden tests of {lab_id} ran past {timeout_s:.0f} s"
+            ) from None
         if done.returncode not in (0, 1) or not results.exists():
             tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or ["no output"]
             raise HiddenTestsError(f"pytest could not run tests/{lab_id}: {tail[0][:300]}")

@@ -32,7 +32,9 @@ DEVICE_ENV = "COURSELIB_DEVICE"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("autograder")
-    group.addoption("--submission", default=None, help="grade this notebook (default: the reference)")
+    group.addoption(
+        "--submission", default=None, help="grade this notebook (default: the reference)"
+    )
     group.addoption("--results-json", default=None, help="write one record per hidden test here")
 
 

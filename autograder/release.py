@@ -88,9 +88,7 @@ def courselib_digest(course: Course) -> str:
 def _normalised(nb: NotebookNode) -> NotebookNode:
     """Metadata every released notebook shares: Python 3 kernel, no stray execution state."""
     nb = copy.deepcopy(nb)
-    nb.metadata = {
-        key: value for key, value in nb.metadata.items() if key in ("nbgrader", "title")
-    }
+    nb.metadata = {key: value for key, value in nb.metadata.items() if key in ("nbgrader", "title")}
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata["language_info"] = {"name": "python"}
     for index, cell in enumerate(nb.cells):

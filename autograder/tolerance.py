@@ -27,7 +27,9 @@ def to_plain_array(value: Any, what: str) -> np.ndarray:
     try:
         array = np.array(value, copy=True)
     except Exception:
-        raise ComparisonFailure(f"{what} returned {type(value).__name__}, expected numbers") from None
+        raise ComparisonFailure(
+            f"{what} returned {type(value).__name__}, expected numbers"
+        ) from None
     if array.dtype == object or not (
         np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_
     ):
@@ -88,7 +90,8 @@ class ToleranceHelper:
         error = np.where(np.isnan(error), np.inf, error)
         worst = np.unravel_index(int(np.argmax(error)), error.shape)
         raise ComparisonFailure(
-            f"{what}: {int(bad.sum())} of {bad.size} values differ; at index {tuple(map(int, worst))} "
+            f"{what}: {int(bad.sum())} of {bad.size} values differ; "
+            f"at index {tuple(map(int, worst))} "
             f"got {_short(actual_f[worst])}, expected {_short(expected_f[worst])} {within}"
         )
 
@@ -96,7 +99,9 @@ class ToleranceHelper:
         """Exact comparison of plain values (ints, bools, strings, shapes, sets)."""
         plain = (type(None), bool, int, float, str, tuple, list, set, frozenset, dict)
         if not isinstance(actual, plain):
-            raise ComparisonFailure(f"{what} returned {type(actual).__name__}, expected {expected!r}")
+            raise ComparisonFailure(
+                f"{what} returned {type(actual).__name__}, expected {expected!r}"
+            )
         if type(actual) is not type(expected) and not (
             isinstance(actual, int | float) and isinstance(expected, int | float)
         ):

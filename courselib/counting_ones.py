@@ -16,7 +16,10 @@ TEST_SEQUENCE = np.array(
 
 
 def counting_ones_targets(inputs: np.ndarray, threshold: int = 3) -> np.ndarray:
-    """Targets (T, 1) for binary inputs (T, 1): 1.0 from the step where the count reaches threshold."""
+    """Targets (T, 1) for binary inputs (T, 1): 1.0 once the count of ones reaches threshold.
+
+    Steps before that are 0.0.
+    """
     counts = np.cumsum(np.asarray(inputs, dtype=np.float64).reshape(-1))
     return (counts >= threshold).astype(np.float64).reshape(-1, 1)
 

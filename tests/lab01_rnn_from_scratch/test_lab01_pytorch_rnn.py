@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from lab01_helpers import binary_sequence, numpy_rnn, random_weights, torch_rnn, torch_state
+from lab01_helpers import binary_sequence, numpy_rnn, torch_rnn, torch_state
 
 R, S1, S2 = 2, 4, 1
 
