@@ -19,10 +19,21 @@ def _first_line(text: str) -> str:
 
 
 def student_message(excinfo: Any, test_name: str) -> tuple[str, str]:
-    """(outcome, message) for a test that did not pass: outcome is "failed" or "error"."""
+    """(outcome, message) for a test that did not pass.
+
+    The outcome is "failed" (a wrong answer), "error" (the student's code raised), "timeout" or
+    "crashed" (the sandbox ran out of time or stopped; the message says why).
+    """
     if excinfo is None:
         return "error", "the test could not be set up"
     error = excinfo.value
+    from autograder.judge import SubmissionRaised
+    from autograder.sandbox import SandboxError
+
+    if isinstance(error, SandboxError):  # crashed, timeout: the sandbox says what happened
+        return error.kind, _first_line(error.message)
+    if isinstance(error, SubmissionRaised):
+        return "error", _first_line(f"your code raised {error.type_name}: {error}")
     if isinstance(error, pytest.fail.Exception):
         return "failed", _first_line(str(error.msg))
     if isinstance(error, NotImplementedError):

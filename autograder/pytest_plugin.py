@@ -105,12 +105,46 @@ def ref(course: Course, lab_id: str) -> Namespace:
 
 
 @pytest.fixture(scope="module")
-def sub(request: pytest.FixtureRequest, course: Course, lab_id: str, ref: Namespace) -> Namespace:
+def sub(request: pytest.FixtureRequest, course: Course, lab_id: str, ref: Namespace) -> Any:
+    """The reference, or with --submission the submission running in the sandbox."""
     submission = request.config.getoption("--submission")
     if not submission:
         return ref
-    lab = course.lab(lab_id)
-    return Namespace(_notebook_run(Path(submission).resolve(), lab.skip_tags), "notebook")
+    from autograder import judge
+
+    device = os.environ.get(DEVICE_ENV, "cpu")
+    connection = judge.connect(course, lab_id, Path(submission).resolve(), device)
+    connection.current()  # runs the notebook now: a crash here fails the module's tests
+    return judge.RemoteNamespace(connection)
+
+
+_test_timeouts: dict[str, float | None] = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """Each test gets the lab's test_timeout_s for its calls into the sandbox."""
+    from autograder import judge
+
+    key = str(item.fspath)
+    if key not in _test_timeouts:
+        try:
+            course = load_course(Path(item.config.rootpath))
+            _test_timeouts[key] = course.lab(lab_of(Path(key), course)).test_timeout_s
+        except Exception:  # not a hidden test of a lab: no sandbox involved
+            _test_timeouts[key] = None
+    timeout = _test_timeouts[key]
+    judge.begin_test(timeout)
+    try:
+        yield
+    finally:
+        judge.end_test()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from autograder import judge
+
+    judge.finish_session()
 
 
 @pytest.fixture

@@ -15,6 +15,9 @@ def strict_call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     A naive `1 / (1 + np.exp(-n))` returns the right value at n = -1000 but overflows on the
     way; under strict_call it raises FloatingPointError, so a hidden test can tell the two apart.
     """
+    remote = getattr(type(function), "__remote_call__", None)
+    if remote is not None:  # a function of the submission: the same rules inside the sandbox
+        return remote(function, args, kwargs, strict=True)
     with np.errstate(over="raise", invalid="raise", divide="raise"), warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         return function(*args, **kwargs)

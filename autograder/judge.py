@@ -1,0 +1,383 @@
+"""The judge: hidden tests in the trusted process, reaching the submission through the boundary.
+
+`sub` in a hidden test is a `RemoteNamespace`. `sub.sigmoid` asks the sandbox for the name:
+plain data comes back decoded (base-class lists, dicts, ndarrays, tensors); anything else comes
+back as a `RemoteObject` handle, which can be called (`sub.SimpleRNN(2, 3, 1)`, `model(x)`), and
+whose attributes can be read and set (`rnn.IW_11 = w`, `rnn.forward(x)`, `model.LW_11.weight`).
+An exception inside the sandbox is raised here as the built-in exception of the same name when
+there is one (NotImplementedError, ValueError, ...), else as `SubmissionRaised`; its message is
+the student's own.
+
+A test that crashes or times out the sandbox fails; the next test starts a fresh sandbox child and
+executes the notebook again (see `autograder.sandbox` for the policy). `grade_notebook` runs the
+hidden tests in this process with `pytest.main`, so a long-lived grading worker pays for imports,
+the reference notebook and the sandbox server once.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import io
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autograder import boundary
+from autograder.config import Course
+from autograder.notebook import NotebookError, read_notebook
+from autograder.sandbox import (
+    MAX_RESTARTS,
+    Limits,
+    Sandbox,
+    SandboxCrashed,
+    SandboxError,
+    SandboxTimeout,
+    Session,
+)
+
+BUILTIN_ERRORS = {
+    name: getattr(builtins, name)
+    for name in ("NotImplementedError", "ValueError", "TypeError", "IndexError", "KeyError",
+                 "AttributeError", "ZeroDivisionError", "RuntimeError", "FloatingPointError",
+                 "OverflowError", "ArithmeticError", "LookupError", "NameError", "AssertionError",
+                 "UnboundLocalError", "RecursionError", "StopIteration")
+}  # fmt: skip
+
+
+class SubmissionRaised(Exception):
+    """An exception raised by the student's code inside the sandbox (type name kept)."""
+
+    def __init__(self, type_name: str, message: str):
+        super().__init__(message)
+        self.type_name = type_name
+
+
+class MissingName(Exception):
+    """The submission does not define a name a hidden test asked for."""
+
+
+def notebook_payload(nb: Any) -> dict:
+    """The parts of a notebook the sandbox needs (code cells with tags; no outputs)."""
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tags = list(cell.get("metadata", {}).get("tags", []))
+        cells.append({"cell_type": "code", "source": cell.source, "metadata": {"tags": tags},
+                      "outputs": [], "execution_count": None})  # fmt: skip
+    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}
+
+
+@dataclass
+class Connection:
+    """A submission in the sandbox: restarts a fresh child after a crash, up to MAX_RESTARTS."""
+
+    sandbox: Sandbox
+    payload: dict
+    skip_tags: tuple[str, ...]
+    seed: int
+    limits: Limits
+    session: Session | None = None
+    generation: int = 0
+    restarts: int = 0
+    fatal: SandboxError | None = None
+    deadline: float | None = None
+    student_seconds: float = 0.0
+    notebook_report: dict = field(default_factory=dict)
+
+    def current(self) -> Session:
+        if self.fatal is not None:
+            raise type(self.fatal)(self.fatal.message)
+        if self.session is not None and not self.session.dead:
+            return self.session
+        if self.session is not None:  # crashed in an earlier test: start again
+            self.student_seconds += self.session.student_seconds
+            if self.restarts >= MAX_RESTARTS:
+                self.fatal = SandboxCrashed(
+                    f"{self.session.dead}; the sandbox stopped {self.restarts + 1} times, so the "
+                    "remaining tests were not run"
+                )
+                raise self.fatal
+            self.restarts += 1
+        try:
+            self.session = self.sandbox.open(self.payload, self.skip_tags, self.seed, self.limits)
+        except SandboxError as error:
+            self.fatal = type(error)(f"while running the notebook: {error.message}")
+            raise self.fatal from None
+        self.generation += 1
+        if not self.notebook_report:
+            self.notebook_report = self.session.report
+        return self.session
+
+    def request(self, message: dict, generation: int | None = None) -> Any:
+        session = self.current()
+        if generation is not None and generation != self.generation:
+            raise SandboxCrashed("this object belonged to a sandbox that has stopped")
+        reply = session.request(message, self.deadline)
+        if reply["op"] == "error":
+            type_name = str(reply.get("type", "Exception"))[:80]
+            text = str(reply.get("message", ""))[:500]
+            if type_name == "MemoryError":
+                raise SandboxError(
+                    f"the sandbox stopped your code: memory limit of {self.limits.memory_mb} MB "
+                    "exceeded"
+                )
+            if type_name in ("SystemExit", "KeyboardInterrupt"):
+                raise SubmissionRaised(type_name, f"your code called exit() ({text})")
+            error_class = BUILTIN_ERRORS.get(type_name)
+            raise error_class(text) if error_class else SubmissionRaised(type_name, text)
+        if reply.get("missing"):
+            raise MissingName(message.get("name", ""))
+        try:
+            return boundary.decode(reply.get("value"), self._handle)
+        except boundary.BoundaryError as error:
+            raise SandboxCrashed(f"the answer could not be read: {error}") from None
+
+    def _handle(self, data: dict) -> RemoteObject:
+        return RemoteObject(self, data["id"], str(data.get("type", "object"))[:100],
+                            bool(data.get("callable")), self.generation)  # fmt: skip
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.student_seconds += self.session.student_seconds
+            self.session.close()
+            self.session = None
+
+
+def _encode_args(args: tuple, kwargs: dict) -> tuple[Any, Any]:
+    def plain(value: Any) -> Any:
+        if isinstance(value, RemoteObject):
+            return {"t": "handle", "id": object.__getattribute__(value, "_id")}
+        if isinstance(value, list | tuple):
+            items = [plain(item) for item in value]
+            return items if isinstance(value, list) else tuple(items)
+        if isinstance(value, dict):
+            return {key: plain(item) for key, item in value.items()}
+        return value
+
+    def enc(value: Any) -> Any:
+        return _encode_with_handles(plain(value))
+
+    return enc(list(args)), enc(dict(kwargs))
+
+
+def _encode_with_handles(value: Any) -> Any:
+    if isinstance(value, dict) and value.get("t") == "handle" and len(value) == 2:
+        return value
+    if type(value) is list:
+        return [_encode_with_handles(item) for item in value]
+    if type(value) is tuple:
+        return {"t": "tuple", "v": [_encode_with_handles(item) for item in value]}
+    if type(value) is dict:
+        return {"t": "dict", "v": [[boundary.encode(k), _encode_with_handles(v)]
+                                   for k, v in value.items()]}  # fmt: skip
+    return boundary.encode(value)
+
+
+class RemoteObject:
+    """A handle to an object that stays in the sandbox."""
+
+    __slots__ = ("_connection", "_id", "_type", "_callable", "_generation")
+
+    def __init__(self, connection: Connection, handle_id: int, type_name: str, is_callable: bool,
+                 generation: int):  # fmt: skip
+        object.__setattr__(self, "_connection", connection)
+        object.__setattr__(self, "_id", handle_id)
+        object.__setattr__(self, "_type", type_name)
+        object.__setattr__(self, "_callable", is_callable)
+        object.__setattr__(self, "_generation", generation)
+
+    def _request(self, message: dict) -> Any:
+        connection = object.__getattribute__(self, "_connection")
+        return connection.request(message, object.__getattribute__(self, "_generation"))
+
+    def __remote_call__(self, args: tuple, kwargs: dict, strict: bool = False) -> Any:
+        encoded_args, encoded_kwargs = _encode_args(args, kwargs)
+        return self._request({"op": "call", "target": object.__getattribute__(self, "_id"),
+                              "args": encoded_args, "kwargs": encoded_kwargs, "strict": strict})
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.__remote_call__(args, kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return self._request({"op": "getattr", "target": object.__getattribute__(self, "_id"),
+                              "name": name})  # fmt: skip
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        encoded = _encode_args((value,), {})[0][0]
+        self._request({"op": "setattr", "target": object.__getattribute__(self, "_id"),
+                       "name": name, "value": encoded})  # fmt: skip
+
+    def __repr__(self) -> str:
+        return f"<{object.__getattribute__(self, '_type')} in the sandbox>"
+
+    # an object in the sandbox is never equal to trusted data
+    def __eq__(self, other: Any) -> bool:
+        return self is other
+
+    __hash__ = object.__hash__
+
+    def __bool__(self) -> bool:
+        return True
+
+
+class RemoteNamespace:
+    """`sub`: the names the submission's notebook defined, through the boundary."""
+
+    def __init__(self, connection: Connection, label: str = "notebook"):
+        self._connection = connection
+        self._label = label
+
+    def __getattr__(self, name: str) -> Any:
+        import pytest
+
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self._connection.request({"op": "get", "name": name})
+        except MissingName:
+            pytest.fail(
+                f"the {self._label} does not define `{name}`: keep the names given in the "
+                "TODO cells and make sure the cell that defines it runs without errors",
+                pytrace=False,
+            )
+
+    def __contains__(self, name: str) -> bool:
+        try:
+            self._connection.request({"op": "get", "name": name})
+        except MissingName:
+            return False
+        return True
+
+
+# ------------------------------------------------------------------ per-process sandbox state
+
+_sandbox: Sandbox | None = None
+_connections: dict[tuple[str, str], Connection] = {}
+_settings: dict[str, Any] = {"slot": 0, "device": None}
+
+
+def configure(slot: int = 0, device: str | None = None) -> None:
+    """Which sandbox slot (uid) and device this process grades with."""
+    _settings.update(slot=slot, device=device)
+
+
+def process_sandbox(device: str) -> Sandbox:
+    global _sandbox
+    if _sandbox is None or _sandbox.device != device:
+        if _sandbox is not None:
+            _sandbox.close()
+        _sandbox = Sandbox(slot=int(_settings["slot"]), device=device)
+    return _sandbox
+
+
+def connect(course: Course, lab_id: str, submission: Path, device: str) -> Connection:
+    """The connection to `submission` for this pytest session (created on first use)."""
+    key = (str(submission), lab_id)
+    if key not in _connections:
+        lab = course.lab(lab_id)
+        try:
+            nb = read_notebook(submission)
+        except NotebookError as error:
+            raise SandboxError(str(error)) from None
+        _connections[key] = Connection(
+            sandbox=process_sandbox(device), payload=notebook_payload(nb),
+            skip_tags=lab.skip_tags, seed=course.seed(lab_id), limits=Limits.of(lab),
+        )  # fmt: skip
+    return _connections[key]
+
+
+def close_connections() -> list[Connection]:
+    closed = list(_connections.values())
+    for connection in closed:
+        connection.close()
+    _connections.clear()
+    return closed
+
+
+def begin_test(timeout_s: float | None) -> None:
+    for connection in _connections.values():
+        connection.deadline = time.monotonic() + timeout_s if timeout_s else None
+
+
+def end_test() -> None:
+    for connection in _connections.values():
+        connection.deadline = None
+
+
+# ------------------------------------------------------------------ grading one notebook
+
+
+@dataclass
+class Verdict:
+    records: list[dict]
+    notebook_report: dict
+    student_seconds: float
+    wall_seconds: float
+    sandbox_mode: str
+
+
+def grade_notebook(course: Course, lab_id: str, submission: Path, device: str = "cpu") -> Verdict:
+    """Run the lab's hidden tests on `submission` in this process; one record per test."""
+    import pytest
+
+    started = time.perf_counter()
+    configure(int(_settings["slot"]), device)
+    os.environ["COURSELIB_DEVICE"] = device
+    with tempfile.TemporaryDirectory(prefix="autograder-judge-") as scratch:
+        results = Path(scratch) / "results.json"
+        args = [str(course.tests_dir(lab_id)), "-q", "-p", "no:cacheprovider",
+                "--rootdir", str(course.root), "--results-json", str(results),
+                "--submission", str(Path(submission).resolve())]  # fmt: skip
+        sink = io.StringIO()
+        previous = os.getcwd()
+        try:
+            os.chdir(course.root)
+            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+                code = pytest.main(args)
+        finally:
+            os.chdir(previous)
+        if not results.exists() or code not in (0, 1):
+            raise RuntimeError(f"pytest could not run tests/{lab_id}: exit code {code}")
+        records = json.loads(results.read_text())
+    info = _last_session.copy()
+    return Verdict(
+        records=records,
+        notebook_report=info.get("report", {}),
+        student_seconds=info.get("student_seconds", 0.0),
+        wall_seconds=time.perf_counter() - started,
+        sandbox_mode=process_sandbox(device).mode,
+    )
+
+
+_last_session: dict[str, Any] = {}
+
+
+def finish_session() -> None:
+    """Close this pytest session's connections and keep their notebook report for the verdict."""
+    closed = close_connections()
+    _last_session.clear()
+    if closed:
+        _last_session["report"] = closed[0].notebook_report
+        _last_session["student_seconds"] = sum(c.student_seconds for c in closed)
+
+
+def shutdown() -> None:
+    global _sandbox
+    close_connections()
+    if _sandbox is not None:
+        _sandbox.close()
+        _sandbox = None
+
+
+__all__ = [
+    "Connection", "RemoteNamespace", "RemoteObject", "SandboxCrashed", "SandboxTimeout",
+    "SubmissionRaised", "Verdict", "grade_notebook",
+]  # fmt: skip

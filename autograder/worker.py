@@ -1,0 +1,264 @@
+"""The code that runs inside the sandbox: a fork server for submissions.
+
+Started once per grading worker (`python -I -m autograder.worker`), it drops to an unprivileged
+uid, imports NumPy, torch, IPython and matplotlib once, and then, for each submission, forks a
+child that starts from that warm, clean copy-on-write state. The child sets its resource limits,
+seeds every generator, runs the notebook with `autograder.execute.run_notebook` and serves the
+judge's calls (get a name, call, get or set an attribute) until told to end. When the child is
+gone the server kills whatever it left behind and reports how it ended, so the judge can tell a
+clean end from a crash.
+
+Protocol: length-prefixed JSON on the pipes the server got as stdin/stdout (see
+`autograder.boundary`); the student's own stdout and stderr go to /dev/null or the bounded
+buffer of `run_notebook`, never to the protocol pipe.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+
+def _drop_privileges(uid: int | None) -> None:
+    if uid is not None and os.getuid() == 0:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+
+
+def _kill_leftovers() -> None:
+    """Kill every process of this pid namespace but the server and the namespace's init."""
+    me = os.getpid()
+    for _ in range(3):
+        found = False
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) not in (1, me):
+                try:
+                    os.kill(int(entry), signal.SIGKILL)
+                    found = True
+                except (ProcessLookupError, PermissionError):
+                    pass
+        if not found:
+            return
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except ChildProcessError:
+            pass
+        time.sleep(0.01)
+
+
+class CellTimeout(Exception):
+    pass
+
+
+def _limit(kind: int, value: int | None) -> None:
+    import resource
+
+    if value is None:
+        return
+    try:
+        resource.setrlimit(kind, (value, value))
+    except (ValueError, OSError):
+        pass
+
+
+def _vm_bytes() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _prepare_determinism(seed: int, device: str) -> None:
+    import random
+
+    import numpy as np
+    import torch
+
+    os.environ["COURSELIB_DEVICE"] = device
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+
+
+def _serve_submission(request: dict, fd_in: int, fd_out: int) -> None:
+    """The forked child: limits, notebook, then calls until "end". Never returns."""
+    import resource
+
+    import nbformat
+    import numpy as np
+
+    from autograder import boundary, execute
+
+    os.setpgid(0, 0)
+    limits = request["limits"]
+    _limit(resource.RLIMIT_AS, _vm_bytes() + int(limits["memory_mb"]) * 2**20)
+    _limit(resource.RLIMIT_CPU, int(limits["cpu_s"]))
+    _limit(resource.RLIMIT_FSIZE, int(limits["max_output_bytes"]))
+    _limit(resource.RLIMIT_NPROC, int(limits["max_processes"]))
+    _limit(resource.RLIMIT_CORE, 0)
+    workdir = f"/tmp/work-{os.getpid()}"
+    os.makedirs(workdir, exist_ok=True)
+    os.chdir(workdir)
+    _prepare_determinism(int(request["seed"]), str(request["device"]))
+
+    cell_timeout = float(limits["cell_timeout_s"])
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise CellTimeout(f"the cell ran past its time limit of {cell_timeout:g} s")
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    original_cells = execute.code_cells
+
+    def timed_cells(nb: Any, skip_tags: tuple[str, ...] = ()):
+        for index, source in original_cells(nb, skip_tags):
+            signal.setitimer(signal.ITIMER_REAL, cell_timeout)
+            try:
+                yield index, source
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+
+    execute.code_cells = timed_cells
+    nb = nbformat.from_dict(request["notebook"])
+    started = time.perf_counter()
+    run = execute.run_notebook(nb, tuple(request["skip_tags"]), cwd=None)
+    student_time = time.perf_counter() - started
+    namespace = run.namespace
+    handles = boundary.HandleTable()
+    boundary.write_message(fd_out, {
+        "op": "ready", "seconds": student_time, "output": run.output[-4000:],
+        "cells": [{"index": c.index, "error": c.error, "notes": c.notes} for c in run.cells],
+    })  # fmt: skip
+
+    def resolve(data: dict) -> Any:
+        return handles.get(data["id"])
+
+    while True:
+        message = boundary.read_message(fd_in)
+        op = message.get("op") if isinstance(message, dict) else None
+        if op == "end":
+            os._exit(0)
+        started = time.perf_counter()
+        try:
+            if op == "get":
+                name = message["name"]
+                if name not in namespace:
+                    reply = {"op": "reply", "missing": True}
+                else:
+                    reply = {"op": "reply", "value": boundary.encode(namespace[name], handles)}
+            elif op == "call":
+                target = handles.get(message["target"])
+                args = boundary.decode(message["args"], resolve)
+                kwargs = boundary.decode(message["kwargs"], resolve)
+                if message.get("strict"):
+                    import warnings
+
+                    with (
+                        np.errstate(over="raise", invalid="raise", divide="raise"),
+                        warnings.catch_warnings(),
+                    ):
+                        warnings.simplefilter("error", RuntimeWarning)
+                        value = target(*args, **kwargs)
+                else:
+                    value = target(*args, **kwargs)
+                reply = {"op": "reply", "value": boundary.encode(value, handles)}
+            elif op == "getattr":
+                value = getattr(handles.get(message["target"]), str(message["name"]))
+                reply = {"op": "reply", "value": boundary.encode(value, handles)}
+            elif op == "setattr":
+                value = boundary.decode(message["value"], resolve)
+                setattr(handles.get(message["target"]), str(message["name"]), value)
+                reply = {"op": "reply", "value": None}
+            else:
+                reply = {"op": "error", "type": "ProtocolError", "message": f"unknown op {op!r}"}
+        except BaseException as error:  # noqa: BLE001 - SystemExit from student code included
+            try:
+                text = str(error)[:500]
+            except BaseException:  # noqa: BLE001 - a hostile __str__
+                text = ""
+            reply = {"op": "error", "type": type(error).__name__[:80], "message": text}
+        reply["seconds"] = time.perf_counter() - started
+        try:
+            boundary.write_message(fd_out, reply)
+        except (ValueError, TypeError, boundary.BoundaryError) as error:
+            boundary.write_message(fd_out, {
+                "op": "error", "type": "BoundaryError", "message": str(error)[:300],
+                "seconds": time.perf_counter() - started,
+            })  # fmt: skip
+
+
+def _describe_status(status: int) -> dict:
+    if os.WIFSIGNALED(status):
+        return {"signal": os.WTERMSIG(status), "code": None}
+    return {"signal": None, "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None}
+
+
+def serve(uid: int | None, own_pid_namespace: bool) -> None:
+    fd_in, fd_out = os.dup(0), os.dup(1)
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    if not os.environ.get("AUTOGRADER_SANDBOX_DEBUG"):
+        os.dup2(null, 2)
+    _drop_privileges(uid)
+    mpl_cache = "/opt/mplcache"
+    config_dir = os.environ.setdefault("MPLCONFIGDIR", "/tmp/mpl")
+    os.makedirs(config_dir, exist_ok=True)
+    if os.path.isdir(mpl_cache):
+        for name in os.listdir(mpl_cache):
+            if name.startswith("fontlist"):
+                with open(os.path.join(mpl_cache, name), "rb") as src:
+                    with open(os.path.join(config_dir, name), "wb") as dst:
+                        dst.write(src.read())
+    import IPython.core.interactiveshell  # noqa: F401 - paid once here, not per submission
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+    import nbformat  # noqa: F401
+    import numpy  # noqa: F401
+    import torch  # noqa: F401
+
+    import autograder.execute  # noqa: F401
+    from autograder import boundary
+
+    boundary.write_message(fd_out, {"op": "hello", "pid": os.getpid(), "uid": os.getuid()})
+    while True:
+        try:
+            request = boundary.read_message(fd_in)
+        except EOFError:
+            os._exit(0)
+        if not isinstance(request, dict) or request.get("op") != "start":
+            boundary.write_message(fd_out, {"op": "exited", "signal": None, "code": None,
+                                            "problem": "expected a start message"})  # fmt: skip
+            continue
+        child = os.fork()
+        if child == 0:
+            try:
+                _serve_submission(request, fd_in, fd_out)
+            except BaseException:  # noqa: BLE001 - report as a crash through the exit code
+                os._exit(70)
+            os._exit(0)
+        _, status = os.waitpid(child, 0)
+        if own_pid_namespace:
+            _kill_leftovers()
+        else:
+            try:
+                os.killpg(child, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        boundary.write_message(fd_out, {"op": "exited", **_describe_status(status)})
+
+
+if __name__ == "__main__":
+    uid_arg = sys.argv[1] if len(sys.argv) > 1 else ""
+    serve(int(uid_arg) if uid_arg.isdigit() else None, "--pid-namespace" in sys.argv)
