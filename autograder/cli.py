@@ -15,11 +15,14 @@ from pathlib import Path
 
 from autograder.config import ConfigError, Course, load_course
 from autograder.hidden_tests import HiddenTestsError, check_points, run_hidden_tests
+from autograder.intake import IntakeError
 from autograder.notebook import NotebookError
 from autograder.release import ReleaseError, release_lab
+from autograder.sandbox import SandboxError
 from autograder.stubs import SourceError
 
-USER_ERRORS = (ConfigError, ReleaseError, HiddenTestsError, NotebookError, SourceError)
+USER_ERRORS = (ConfigError, ReleaseError, HiddenTestsError, NotebookError, SourceError,
+               IntakeError, SandboxError)  # fmt: skip
 
 
 def _labs(course: Course, names: list[str], all_labs: bool) -> list[str]:
@@ -62,13 +65,70 @@ def cmd_check(course: Course, args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _grade(course: Course, lab_id: str, inputs: list[Path], workers: int, device: str,
+           force: bool, db: str | None) -> list[str]:  # fmt: skip
+    import tempfile
+
+    from autograder.gradebook import Gradebook
+    from autograder.grading import grade_batch, resolve_device
+    from autograder.intake import collect
+
+    course.lab(lab_id)
+    device = resolve_device(device)
+    with tempfile.TemporaryDirectory(prefix="autograder-intake-") as scratch:
+        submissions = collect(inputs, lab_id, course.timezone, Path(scratch))
+        gradebook = Gradebook.for_course(course, db)
+        summary = grade_batch(course, lab_id, submissions, gradebook, workers=workers,
+                              device=device, force=force, progress=sys.stderr.isatty())  # fmt: skip
+    return summary.lines(course.lab(lab_id).points)
+
+
+def cmd_grade(course: Course, args: argparse.Namespace) -> int:
+    from autograder.grading import default_workers
+
+    workers = args.workers or default_workers()
+    for line in _grade(course, args.lab, args.inputs, workers, args.device, args.force, args.db):
+        print(line)
+    print(f"gradebook: {args.db or course.root / 'gradebook.sqlite'}; "
+          f"next: autograder report {args.lab}")  # fmt: skip
+    return 0
+
+
+def _report(course: Course, lab_id: str, out: Path | None, db: str | None) -> str:
+    from autograder.gradebook import Gradebook
+    from autograder.report import terminal_table, write_report
+
+    course.lab(lab_id)
+    out = out or course.root / "reports" / lab_id
+    grades = write_report(course, lab_id, Gradebook.for_course(course, db), out)
+    return terminal_table(grades) + f"\nwrote {out}/grades.csv, feedback/, scores.png"
+
+
+def cmd_report(course: Course, args: argparse.Namespace) -> int:
+    print(_report(course, args.lab, args.out, args.db))
+    return 0
+
+
 def cmd_demo(course: Course, args: argparse.Namespace) -> int:
+    from autograder.sandbox import isolation
+
     print(f"{course.name} ({course.term}): {len(course.labs)} labs in {course.root}")
     for lab_id in course.labs:
         summary = release_lab(course, lab_id)
         print(f"released {summary.describe()}")
         print(self_check(course, lab_id))
     print("student notebooks are in release/, executed solutions in solutions/")
+    print(f"sandbox: {isolation()}")
+    db = f"sqlite:///{course.root / 'reports' / 'demo-gradebook.sqlite'}"
+    (course.root / "reports").mkdir(exist_ok=True)
+    for lab_id in course.labs:
+        examples = course.root / "examples" / lab_id
+        if not examples.is_dir():
+            continue
+        print(f"grading the example submissions in examples/{lab_id}/")
+        for line in _grade(course, lab_id, [examples], 2, "auto", True, db):
+            print(line)
+        print(_report(course, lab_id, course.root / "reports" / lab_id, db))
     return 0
 
 
@@ -88,7 +148,23 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("labs", nargs="*", help="lab ids (default: all)")
     check.set_defaults(run=cmd_check)
 
-    demo = commands.add_parser("demo", help="release and self-check every lab")
+    grade = commands.add_parser("grade", help="grade submitted notebooks into the gradebook")
+    grade.add_argument("lab", help="lab id (see course_config.py)")
+    grade.add_argument("inputs", nargs="+", type=Path,
+                       help=".ipynb files, folders (flat, nbgrader submitted/) or zip exports")
+    grade.add_argument("--workers", type=int, default=0, help="parallel workers (default: cores)")
+    grade.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
+    grade.add_argument("--force", action="store_true", help="regrade unchanged submissions")
+    grade.add_argument("--db", default=None, help="SQLAlchemy URL (default: gradebook.sqlite)")
+    grade.set_defaults(run=cmd_grade)
+
+    report = commands.add_parser("report", help="grades.csv, feedback and plots for a lab")
+    report.add_argument("lab", help="lab id")
+    report.add_argument("--out", type=Path, default=None, help="folder (default: reports/<lab>)")
+    report.add_argument("--db", default=None, help="SQLAlchemy URL (default: gradebook.sqlite)")
+    report.set_defaults(run=cmd_report)
+
+    demo = commands.add_parser("demo", help="release, self-check and grade the examples")
     demo.set_defaults(run=cmd_demo)
     return parser
 

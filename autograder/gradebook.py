@@ -1,0 +1,229 @@
+"""The gradebook: students, submissions, grading runs and test results (SQLite by default).
+
+A grading run is written in ONE transaction together with all its test results and is marked
+complete there; a grader killed mid-batch therefore leaves only whole runs behind, and a batch
+run again skips what is already graded (same student, notebook sha256, tests digest and device)
+unless forced. One test result row is the record of DESIGN.md contract 3: joined with its run
+and submission it holds student, lab, notebook sha256, test id, question, points earned and
+possible, outcome, message, duration, device, grader version and run id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+
+from autograder.config import Course
+
+GRADER_VERSION = "0.1.0"
+DEFAULT_DB = "gradebook.sqlite"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Student(Base):
+    __tablename__ = "students"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    student_id: Mapped[str] = mapped_column(String(100), unique=True)
+
+
+class SubmissionRow(Base):
+    __tablename__ = "submissions"
+    __table_args__ = (UniqueConstraint("student_pk", "lab", "sha256"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    student_pk: Mapped[int] = mapped_column(ForeignKey("students.id"))
+    lab: Mapped[str] = mapped_column(String(100))
+    sha256: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(Text)
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    minutes_late: Mapped[float] = mapped_column(Float, default=0.0)
+    late_fraction: Mapped[float] = mapped_column(Float, default=0.0)
+    student: Mapped[Student] = relationship()
+
+
+class GradingRun(Base):
+    __tablename__ = "grading_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(36), unique=True)
+    submission_pk: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
+    tests_digest: Mapped[str] = mapped_column(String(64))
+    device: Mapped[str] = mapped_column(String(20))
+    grader_version: Mapped[str] = mapped_column(String(20))
+    sandbox: Mapped[str] = mapped_column(String(20))
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    complete: Mapped[bool] = mapped_column(Boolean, default=False)
+    wall_s: Mapped[float] = mapped_column(Float, default=0.0)
+    student_s: Mapped[float] = mapped_column(Float, default=0.0)
+    notebook_notes: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of lines
+    submission: Mapped[SubmissionRow] = relationship()
+    results: Mapped[list[TestResult]] = relationship(back_populates="run", order_by="TestResult.id")
+
+
+class TestResult(Base):
+    __tablename__ = "test_results"
+    __test__ = False
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_pk: Mapped[int] = mapped_column(ForeignKey("grading_runs.id"))
+    test_id: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    question: Mapped[str] = mapped_column(Text)
+    points_possible: Mapped[float] = mapped_column(Float)
+    points_earned: Mapped[float] = mapped_column(Float)
+    outcome: Mapped[str] = mapped_column(String(20))
+    message: Mapped[str] = mapped_column(Text)
+    duration: Mapped[float] = mapped_column(Float)
+    run: Mapped[GradingRun] = relationship(back_populates="results")
+
+
+def tests_digest(course: Course, lab_id: str) -> str:
+    """sha256 over the lab's hidden test files and its source notebook."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in course.tests_dir(lab_id).rglob("*") if p.is_file()
+                   and "__pycache__" not in p.parts)  # fmt: skip
+    for path in [*files, course.lab(lab_id).notebook]:
+        digest.update(str(path.relative_to(course.root)).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def late_penalty(course: Course, lab_id: str, submitted_at: datetime | None) -> tuple[float, float]:
+    """(minutes late, fraction of the lab's points taken off) under the course's late policy."""
+    if submitted_at is None:
+        return 0.0, 0.0
+    policy = course.late_policy
+    minutes = (submitted_at - course.lab(lab_id).due).total_seconds() / 60
+    if minutes <= policy.grace_minutes:
+        return max(minutes, 0.0), 0.0
+    days = math.ceil(minutes / 1440)
+    if days > policy.max_days_late:
+        return minutes, 1.0
+    return minutes, min(1.0, days * policy.penalty_per_day)
+
+
+@dataclass
+class GradedRun:
+    student: str
+    lab: str
+    sha256: str
+    filename: str
+    submitted_at: datetime | None
+    minutes_late: float
+    late_fraction: float
+    tests_digest: str
+    device: str
+    sandbox: str
+    wall_s: float
+    student_s: float
+    notebook_notes: list[str]
+    records: list[dict]  # nodeid, name, question, points, earned, outcome, message, duration
+
+
+class Gradebook:
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = create_engine(url)
+        if url.startswith("sqlite"):
+            @event.listens_for(self.engine, "connect")
+            def _pragmas(connection, _record):  # noqa: ANN001
+                cursor = connection.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=FULL")
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.close()
+
+        Base.metadata.create_all(self.engine)
+
+    @classmethod
+    def for_course(cls, course: Course, url: str | None = None) -> Gradebook:
+        return cls(url or f"sqlite:///{course.root / DEFAULT_DB}")
+
+    def complete_run(self, student: str, lab: str, sha256: str, digest: str, device: str) -> bool:
+        with Session(self.engine) as session:
+            query = (
+                select(GradingRun.id).join(SubmissionRow).join(Student)
+                .where(Student.student_id == student, SubmissionRow.lab == lab,
+                       SubmissionRow.sha256 == sha256, GradingRun.tests_digest == digest,
+                       GradingRun.device == device, GradingRun.complete.is_(True))
+            )  # fmt: skip
+            return session.execute(query.limit(1)).first() is not None
+
+    def record(self, graded: GradedRun) -> str:
+        """Write the run and its results in one transaction; returns the run id."""
+        run_id = str(uuid.uuid4())
+        with Session(self.engine) as session, session.begin():
+            student = session.scalars(
+                select(Student).where(Student.student_id == graded.student)
+            ).first()
+            if student is None:
+                student = Student(student_id=graded.student)
+                session.add(student)
+                session.flush()
+            submission = session.scalars(
+                select(SubmissionRow).where(SubmissionRow.student_pk == student.id,
+                                            SubmissionRow.lab == graded.lab,
+                                            SubmissionRow.sha256 == graded.sha256)
+            ).first()  # fmt: skip
+            if submission is None:
+                submission = SubmissionRow(student_pk=student.id, lab=graded.lab,
+                                           sha256=graded.sha256, filename=graded.filename)
+                session.add(submission)  # fmt: skip
+            submission.submitted_at = graded.submitted_at
+            submission.minutes_late = graded.minutes_late
+            submission.late_fraction = graded.late_fraction
+            session.flush()
+            run = GradingRun(
+                run_id=run_id, submission_pk=submission.id, tests_digest=graded.tests_digest,
+                device=graded.device, grader_version=GRADER_VERSION, sandbox=graded.sandbox,
+                finished_at=datetime.now(UTC), complete=True, wall_s=graded.wall_s,
+                student_s=graded.student_s, notebook_notes=json.dumps(graded.notebook_notes),
+            )  # fmt: skip
+            session.add(run)
+            session.flush()
+            for record in graded.records:
+                session.add(TestResult(
+                    run_pk=run.id, test_id=record["nodeid"], name=record["name"],
+                    question=record["question"], points_possible=float(record["points"]),
+                    points_earned=float(record["earned"]), outcome=record["outcome"],
+                    message=record["message"], duration=float(record["duration"]),
+                ))  # fmt: skip
+        return run_id
+
+    def latest_runs(self, lab: str) -> list[GradingRun]:
+        """The most recent complete run of each student for `lab` (results loaded)."""
+        session = Session(self.engine, expire_on_commit=False)
+        runs = session.scalars(
+            select(GradingRun).join(SubmissionRow).where(SubmissionRow.lab == lab,
+                                                         GradingRun.complete.is_(True))
+            .order_by(GradingRun.finished_at, GradingRun.id)
+        ).all()  # fmt: skip
+        latest: dict[str, GradingRun] = {}
+        for run in runs:
+            latest[run.submission.student.student_id] = run
+            _ = run.results
+        return [latest[key] for key in sorted(latest)]
