@@ -189,14 +189,17 @@ def _write_if_changed(path: Path, data: bytes, written: list[Path]) -> None:
     written.append(path)
 
 
-def release_lab(
-    course: Course, lab_id: str, check_tests: bool = True, force: bool = False,
-    out_root: Path | None = None,
-) -> ReleaseSummary:  # fmt: skip
-    """Release one lab into out_root (default: the course root); see the module docstring."""
+@dataclass
+class Planned:
+    """What a release of one lab consists of, before anything is written or executed."""
+
+    student: NotebookNode
+    solution: NotebookNode  # not yet executed
+    inputs_digest: str  # source notebook + courselib: the solution's outputs depend on both
+
+
+def plan_release(course: Course, lab_id: str) -> Planned:
     lab = course.lab(lab_id)
-    out_root = out_root or course.root
-    summary = ReleaseSummary(lab_id)
     try:
         source = read_notebook(lab.notebook)
         check_nbgrader_metadata(source)
@@ -208,33 +211,69 @@ def release_lab(
     inputs_digest = _sha256(f"{source_digest}:{courselib_digest(course)}".encode())
     student.metadata[KIT_METADATA] = {"lab": lab_id, "source_sha256": source_digest}
     solution.metadata[KIT_METADATA] = {"lab": lab_id, "inputs_sha256": inputs_digest}
+    return Planned(student, solution, inputs_digest)
 
+
+def write_student_files(course: Course, lab_id: str, planned: Planned, folder: Path) -> None:
+    """The student notebook, the courselib wheel, requirements.txt and README.md."""
+    write_notebook(planned.student, folder / f"{lab_id}.ipynb")
+    wheel = build_courselib_wheel(course.root / "courselib", folder)
+    try:
+        requirements = student_requirements(course.root / "constraints.txt", wheel.name)
+    except ValueError as exc:
+        raise ReleaseError(f"{lab_id}: cannot pin the student requirements: {exc}") from None
+    (folder / "requirements.txt").write_text(requirements)
+    title = course.lab(lab_id).title
+    (folder / "README.md").write_text(STUDENT_README.format(title=title, lab=lab_id))
+
+
+def stale_files(course: Course, lab_id: str) -> list[str]:
+    """Files under release/ and solutions/ that do not match what source/ would release now."""
+    planned = plan_release(course, lab_id)
+    release_dir = course.release_dir(lab_id)
+    stale: list[str] = []
     with tempfile.TemporaryDirectory(prefix="autograder-release-") as staging_dir:
         staging = Path(staging_dir)
-        write_notebook(student, staging / f"{lab_id}.ipynb")
-        wheel = build_courselib_wheel(course.root / "courselib", staging)
-        try:
-            requirements = student_requirements(course.root / "constraints.txt", wheel.name)
-        except ValueError as exc:
-            raise ReleaseError(f"{lab_id}: cannot pin the student requirements: {exc}") from None
-        (staging / "requirements.txt").write_text(requirements)
-        (staging / "README.md").write_text(STUDENT_README.format(title=lab.title, lab=lab_id))
+        write_student_files(course, lab_id, planned, staging)
+        expected = {path.name: path.read_bytes() for path in staging.iterdir()}
+    present = {path.name for path in release_dir.iterdir()} if release_dir.is_dir() else set()
+    for name in sorted(set(expected) | present):
+        path = release_dir / name
+        if name not in expected or not path.is_file() or path.read_bytes() != expected[name]:
+            stale.append(f"release/{lab_id}/{name}")
+    solution_path = course.solutions_dir(lab_id) / f"{lab_id}.ipynb"
+    if not _solution_is_current(solution_path, planned.inputs_digest):
+        stale.append(f"solutions/{lab_id}/{lab_id}.ipynb")
+    return stale
+
+
+def release_lab(
+    course: Course, lab_id: str, check_tests: bool = True, force: bool = False,
+    out_root: Path | None = None,
+) -> ReleaseSummary:  # fmt: skip
+    """Release one lab into out_root (default: the course root); see the module docstring."""
+    lab = course.lab(lab_id)
+    out_root = out_root or course.root
+    summary = ReleaseSummary(lab_id)
+    planned = plan_release(course, lab_id)
+    with tempfile.TemporaryDirectory(prefix="autograder-release-") as staging_dir:
+        staging = Path(staging_dir) / "release"
+        staging.mkdir()
+        write_student_files(course, lab_id, planned, staging)
         if check_tests:
             summary.tests_checked = _check_hidden_tests(course, lab_id, staging / f"{lab_id}.ipynb")
 
         solution_path = out_root / "solutions" / lab_id / f"{lab_id}.ipynb"
-        if force or not _solution_is_current(solution_path, inputs_digest):
-            execute_solution(solution, timeout_s=lab.notebook_timeout_s)
-            write_notebook(solution, staging / "solution.ipynb")
+        if force or not _solution_is_current(solution_path, planned.inputs_digest):
+            solution = execute_solution(planned.solution, timeout_s=lab.notebook_timeout_s)
+            executed = Path(staging_dir) / "solution.ipynb"
+            write_notebook(solution, executed)
             summary.solution_executed = True
-            _write_if_changed(
-                solution_path, (staging / "solution.ipynb").read_bytes(), summary.files_written
-            )
+            _write_if_changed(solution_path, executed.read_bytes(), summary.files_written)
 
         release_dir = out_root / "release" / lab_id
         for path in sorted(staging.iterdir()):
-            if path.name != "solution.ipynb":
-                _write_if_changed(release_dir / path.name, path.read_bytes(), summary.files_written)
+            _write_if_changed(release_dir / path.name, path.read_bytes(), summary.files_written)
         for stale in release_dir.iterdir():
             if not (staging / stale.name).exists():
                 stale.unlink() if stale.is_file() else shutil.rmtree(stale)
