@@ -62,3 +62,19 @@ def test_counting_ones_data_is_seeded_and_shaped():
 def test_counting_ones_data_rejects_bad_lengths():
     with pytest.raises(ValueError, match="min_len <= max_len"):
         counting_ones_data(min_len=5, max_len=2)
+
+
+def test_lab01_plots_are_labelled():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from courselib.plots import plot_losses, plot_sequence_prediction
+
+    fig = plot_losses({"NumPy": [0.7, 0.4, 0.2], "PyTorch": [0.7, 0.6, 0.5]})
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "epoch" and ax.get_ylabel() and len(ax.get_legend().get_texts()) == 2
+    targets = counting_ones_targets(TEST_SEQUENCE)
+    fig = plot_sequence_prediction(TEST_SEQUENCE, targets, targets * 0.9)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "time step t" and ax.get_title() == "Test sequence"
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["input", "target", "network output"]
