@@ -77,4 +77,4 @@ def test_lab01_plots_are_labelled():
     fig = plot_sequence_prediction(TEST_SEQUENCE, targets, targets * 0.9)
     ax = fig.axes[0]
     assert ax.get_xlabel() == "time step t" and ax.get_title() == "Test sequence"
-    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["input", "target", "network output"]
+    assert sorted(text.get_text() for text in ax.get_legend().get_texts()) == ["input", "network output", "target"]
