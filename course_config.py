@@ -43,5 +43,13 @@ COURSE = {
             "due": "2026-10-12T23:59",
             "points": 50,
         },
+        {
+            "id": "lab02_onset_detection",
+            "title": "Recursive filters and RNN onset detection",
+            "notebook": "source/lab02_onset_detection/lab02_onset_detection.ipynb",
+            "release": "2026-10-12T09:00",
+            "due": "2026-10-26T23:59",
+            "points": 50,
+        },
     ],
 }
