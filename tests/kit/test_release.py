@@ -129,3 +129,15 @@ def test_committed_releases_match_their_sources():
     assert all(not files for files in stale.values()), (
         f"release/ or solutions/ is stale, run `autograder release --all`: {stale}"
     )
+
+
+@pytest.mark.parametrize("folder", ["source", "release"])
+def test_nbgrader_accepts_the_notebooks(folder):
+    from nbgrader.preprocessors import CheckCellMetadata
+
+    course = load_course()
+    for lab_id in course.labs:
+        nb = nbformat.read(course.root / folder / lab_id / f"{lab_id}.ipynb", as_version=4)
+        CheckCellMetadata().preprocess(nb, {})  # raises on invalid nbgrader metadata
+        solution_cells = [cell for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("solution")]
+        assert solution_cells, f"{folder}/{lab_id}: no nbgrader solution cells"
