@@ -1,8 +1,9 @@
 """What students receive is self-contained: release/<lab>/ plus one pip command runs the notebook.
 
 A fresh virtual environment outside the repository installs release/<lab>/requirements.txt and
-executes the notebook there with Jupyter's own nbconvert: the completed notebook (the solution)
-must run without errors, and the blank one must fail only where the TODO stubs are.
+executes the notebook there with Jupyter's own nbconvert: the completed notebook (the solution,
+without its demo cells) must run without errors, and the blank one must fail only where the TODO
+stubs are.
 """
 
 import json
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import zipfile
 
+import nbformat
 import pytest
 
 from autograder.config import load_course
@@ -48,7 +50,10 @@ def test_release_folder_installs_and_runs_in_a_clean_environment(lab_id, student
         [str(student_python / "pip"), "install", "--quiet", "--disable-pip-version-check",
          "-r", "requirements.txt"], cwd=folder, capture_output=True, text=True)
     assert install.returncode == 0, install.stderr[-2000:]
-    shutil.copy(COURSE.solutions_dir(lab_id) / f"{lab_id}.ipynb", folder / "completed.ipynb")
+    # A completed notebook; its demo cells already ran at release time, so leave them out here.
+    completed = nbformat.read(COURSE.solutions_dir(lab_id) / f"{lab_id}.ipynb", as_version=4)
+    completed.cells = [cell for cell in completed.cells if "demo" not in cell.metadata.get("tags", [])]
+    nbformat.write(completed, folder / "completed.ipynb")
     assert _execute(student_python, folder, "completed.ipynb", allow_errors=False) == []
     errors = _execute(student_python, folder, f"{lab_id}.ipynb", allow_errors=True)
     assert errors and set(errors) == {"NotImplementedError"}, errors
