@@ -36,6 +36,7 @@ from autograder.sandbox import (
     Sandbox,
     SandboxCrashed,
     SandboxError,
+    SandboxLimit,
     SandboxTimeout,
     Session,
 )
@@ -123,7 +124,7 @@ class Connection:
             type_name = str(reply.get("type", "Exception"))[:80]
             text = str(reply.get("message", ""))[:500]
             if type_name == "MemoryError":
-                raise SandboxError(
+                raise SandboxLimit(
                     f"the sandbox stopped your code: memory limit of {self.limits.memory_mb} MB "
                     "exceeded"
                 )

@@ -74,6 +74,12 @@ class SandboxTimeout(SandboxError):
     kind = "timeout"
 
 
+class SandboxLimit(SandboxError):
+    """The student's code hit a limit the sandbox survives (memory): an error, not a crash."""
+
+    kind = "error"
+
+
 class SandboxUnavailable(SandboxError):
     kind = "error"
 
@@ -238,9 +244,13 @@ class Sandbox:
         self.session: Session | None = None
         self.starts = 0
 
+    def sandbox_uid(self) -> int:
+        """An unprivileged uid of its own (per grading process and slot), for RLIMIT_NPROC."""
+        return SANDBOX_UID_BASE + (os.getpid() * 8 + self.slot) % 20000
+
     # -- the server process
     def start(self) -> None:
-        uid = SANDBOX_UID_BASE + self.slot if os.getuid() == 0 else None
+        uid = self.sandbox_uid() if os.getuid() == 0 else None
         worker = [sys.executable, "-I", "-m", "autograder.worker", str(uid or "")]
         if self.mode == "bwrap":
             command = [*_bwrap_command(self.device), *worker, "--pid-namespace"]
@@ -316,7 +326,7 @@ class Sandbox:
             self.session.close()
         if not self.alive():
             self.start()
-        if self.mode != "bwrap" or self.uid != SANDBOX_UID_BASE + self.slot:
+        if self.uid == os.getuid():  # no uid of its own: count what the uid already runs
             max_processes = _process_count(self.uid) + limits.max_processes
         else:
             max_processes = limits.max_processes

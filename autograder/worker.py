@@ -15,6 +15,7 @@ buffer of `run_notebook`, never to the protocol pipe.
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -132,6 +133,7 @@ def _serve_submission(request: dict, fd_in: int, fd_out: int) -> None:
     started = time.perf_counter()
     run = execute.run_notebook(nb, tuple(request["skip_tags"]), cwd=None)
     student_time = time.perf_counter() - started
+    gc.collect()
     namespace = run.namespace
     handles = boundary.HandleTable()
     boundary.write_message(fd_out, {
@@ -185,7 +187,8 @@ def _serve_submission(request: dict, fd_in: int, fd_out: int) -> None:
                 text = str(error)[:500]
             except BaseException:  # noqa: BLE001 - a hostile __str__
                 text = ""
-            reply = {"op": "error", "type": type(error).__name__[:80], "message": text}
+            name = "MemoryError" if isinstance(error, MemoryError) else type(error).__name__
+            reply = {"op": "error", "type": name[:80], "message": text}
         reply["seconds"] = time.perf_counter() - started
         try:
             boundary.write_message(fd_out, reply)
