@@ -230,8 +230,10 @@ def decode(
             if type(pair) is not list or len(pair) != 2:
                 raise BoundaryError("a malformed dict entry")
             key = decode(pair[0], None, depth + 1, budget)
-            if not isinstance(key, str | int | float | bool | tuple | type(None)):
-                raise BoundaryError("a dict key that is not plain data")
+            try:
+                hash(key)
+            except TypeError:
+                raise BoundaryError("a dict key that is not plain data") from None
             result[key] = decode(pair[1], resolve_handle, depth + 1, budget)
         return result
     if tag == "nd":

@@ -1,0 +1,146 @@
+"""The sandbox with real notebooks: isolation, limits, crashes, timeouts and handles."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+import torch
+
+from autograder import judge
+from autograder.sandbox import Limits, Sandbox, SandboxCrashed, SandboxTimeout, isolation
+from autograder.testing import strict_call
+
+REPO = Path(__file__).resolve().parents[2]
+LIMITS = Limits(memory_mb=1024, cpu_s=60, cell_timeout_s=3, notebook_timeout_s=30,
+                test_timeout_s=3, max_processes=32)  # fmt: skip
+
+PROBE = f'''
+import os, socket
+def can_read(path):
+    try:
+        with open(path, "rb"):
+            return True
+    except OSError:
+        return False
+VISIBLE = {{p: can_read(p) for p in {[str(REPO / "tests" / "conftest.py"),
+                                      str(REPO / "course_config.py"),
+                                      str(REPO / "solutions")]!r}}}
+ENV = dict(os.environ)
+UID = os.getuid()
+try:
+    socket.create_connection(("1.1.1.1", 443), timeout=2)
+    NETWORK = True
+except OSError:
+    NETWORK = False
+try:
+    open({str(REPO / "sandbox-was-here")!r}, "w")
+    WROTE = True
+except OSError:
+    WROTE = False
+'''
+
+FUNCTIONS = '''
+import numpy as np, torch, os, time
+def naive_sigmoid(n):
+    return 1 / (1 + np.exp(-n))
+def spin():
+    while True:
+        pass
+def die():
+    os.kill(os.getpid(), 9)
+class Counter:
+    def __init__(self, start):
+        self.value = start
+    def add(self, k):
+        self.value = self.value + k
+        return self.value
+def forks(n):
+    children = 0
+    try:
+        for _ in range(n):
+            if os.fork() == 0:
+                time.sleep(30)
+                os._exit(0)
+            children += 1
+    except OSError:
+        pass
+    return children
+layer = torch.nn.Linear(2, 1)
+'''
+
+
+def notebook(*sources: str) -> dict:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    return judge.notebook_payload(nb)
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    box = Sandbox(slot=7)
+    yield box
+    box.close()
+
+
+def connect(sandbox: Sandbox, *sources: str) -> judge.RemoteNamespace:
+    connection = judge.Connection(sandbox=sandbox, payload=notebook(*sources), skip_tags=(),
+                                  seed=1, limits=LIMITS)  # fmt: skip
+    return judge.RemoteNamespace(connection)
+
+
+@pytest.mark.slow
+def test_the_course_network_and_privileges_are_out_of_reach(sandbox):
+    if isolation() != "bwrap":
+        pytest.skip("bubblewrap is not available here: limits only")
+    sub = connect(sandbox, PROBE)
+    assert not any(sub.VISIBLE.values()), sub.VISIBLE
+    assert sub.UID != 0 and not sub.NETWORK and not sub.WROTE
+    assert not (REPO / "sandbox-was-here").exists()
+    env = sub.ENV
+    assert "seed_salt" not in str(env) and not any("AUTOGRADER_COURSE" in key for key in env)
+    assert env["OMP_NUM_THREADS"] == "1" and env["COURSELIB_DEVICE"] == "cpu"
+
+
+@pytest.mark.slow
+def test_handles_calls_attributes_and_strict_calls(sandbox):
+    sub = connect(sandbox, FUNCTIONS)
+    counter = sub.Counter(np.arange(3.0))
+    assert type(counter) is judge.RemoteObject
+    assert np.array_equal(counter.add(1.0), [1.0, 2.0, 3.0])
+    counter.value = np.zeros(2)
+    assert type(counter.value) is np.ndarray and counter.value.tolist() == [0.0, 0.0]
+    weight = sub.layer.weight
+    assert type(weight) is torch.Tensor and weight.shape == (1, 2)
+    assert np.isclose(sub.naive_sigmoid(-1000.0), 0.0)  # a RuntimeWarning only
+    with pytest.raises(FloatingPointError):
+        strict_call(sub.naive_sigmoid, -1000.0)
+    with pytest.raises(pytest.fail.Exception, match="does not define `missing`"):
+        sub.missing  # noqa: B018
+
+
+@pytest.mark.slow
+def test_a_crash_fails_one_test_and_the_next_starts_fresh(sandbox):
+    sub = connect(sandbox, FUNCTIONS)
+    with pytest.raises(SandboxCrashed, match="SIGKILL"):
+        sub.die()
+    assert sub.Counter(1).add(2) == 3  # a fresh child ran the notebook again
+    judge.begin_test(None)
+    connection = sub._connection
+    connection.deadline = __import__("time").monotonic() + LIMITS.test_timeout_s
+    with pytest.raises(SandboxTimeout, match="time limit of 3 s"):
+        sub.spin()
+    connection.deadline = None
+    assert sub.Counter(5).add(1) == 6  # and after a timeout, a fresh sandbox
+
+
+@pytest.mark.slow
+def test_fork_bombs_and_endless_cells_are_contained(sandbox):
+    sub = connect(sandbox, FUNCTIONS, "while True:\n    pass", "AFTER = 1")
+    report = sub._connection.current().report
+    assert "time limit of 3 s" in report["cells"][1]["error"]
+    assert sub.AFTER == 1
+    if os.getuid() == 0 or isolation() == "bwrap":
+        assert sub.forks(500) < LIMITS.max_processes
