@@ -59,6 +59,7 @@ def parse_time(value: object, tz: ZoneInfo) -> datetime | None:
 
 
 def _extract(zip_path: Path, scratch: Path) -> Path:
+    scratch.mkdir(parents=True, exist_ok=True)
     target = scratch / f"zip-{len(list(scratch.iterdir()))}-{zip_path.stem}"
     try:
         with zipfile.ZipFile(zip_path) as archive:

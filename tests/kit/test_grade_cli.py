@@ -1,0 +1,155 @@
+"""`autograder grade` and `report` end to end on a tiny course, and the intake of every layout."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import tiny_notebook
+
+from autograder.cli import main
+from autograder.gradebook import Gradebook
+from autograder.intake import IntakeError, collect
+
+WRONG = "def double(x):\n    return 3 * x\n"
+
+
+def write(path: Path, solution: str | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(tiny_notebook(solution) if solution else tiny_notebook(), str(path))
+    return path
+
+
+def test_intake_reads_flat_nbgrader_and_gradescope_layouts(tmp_path):
+    flat = tmp_path / "flat"
+    write(flat / "ann.ipynb")
+    write(flat / ".ipynb_checkpoints" / "ann-checkpoint.ipynb")
+    nbgrader = tmp_path / "nbgrader.zip"
+    with zipfile.ZipFile(nbgrader, "w") as archive:
+        archive.write(write(tmp_path / "x.ipynb"), "submitted/bob/tiny/tiny.ipynb")
+        archive.writestr("submitted/bob/tiny/timestamp.txt", "2026-10-14 10:00:00.000000 UTC")
+    gradescope = tmp_path / "gs"
+    write(gradescope / "submission_42" / "tiny.ipynb")
+    (gradescope / "submission_metadata.yml").write_text(
+        "submission_42:\n  :submitters:\n  - :name: Cy Doe\n    :sid: cy01\n"
+        "  :created_at: 2026-10-12 20:00:00.000000000 +01:00\n"
+    )
+    single = write(tmp_path / "dee.ipynb")
+    found = collect([flat, nbgrader, gradescope, single], "tiny", UTC, tmp_path / "scratch")
+    assert [s.student for s in found] == ["ann", "bob", "cy01", "dee"]
+    times = {s.student: s.submitted_at for s in found}
+    assert times["bob"] == datetime(2026, 10, 14, 10, tzinfo=UTC)
+    assert times["cy01"] == datetime(2026, 10, 12, 19, tzinfo=UTC)
+    assert times["ann"] is None
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("missing", None, "no such file or folder"),
+        ("broken.zip", b"PK\x03\x04 not really", "not a readable zip file"),
+        ("notes.txt", b"hello", r"not a notebook \(.ipynb\), a folder or a zip file"),
+    ],
+)
+def test_bad_inputs_are_one_line_errors(tmp_path, name, content, message):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(IntakeError, match=message) as error:
+        collect([path], "tiny", UTC, tmp_path)
+    assert "\n" not in str(error.value)
+
+
+def test_cli_errors_are_one_line(tiny_course, tmp_path, capsys):
+    assert main(["--course", str(tiny_course), "grade", "nolab", str(tmp_path)]) == 2
+    assert main(["--course", str(tiny_course), "grade", "tiny", str(tmp_path / "none")]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 2 and "unknown lab 'nolab'" in errors[0] and "no such file" in errors[1]
+
+
+@pytest.mark.slow
+def test_grade_skip_force_and_report(tiny_course, tmp_path, capsys):
+    inbox = tmp_path / "inbox"
+    write(inbox / "good.ipynb")
+    write(inbox / "wrong.ipynb", WRONG)
+    (inbox / "garbage.ipynb").write_bytes(b"\x00\xff" * 10)
+    late = tmp_path / "late" / "submitted" / "late" / "tiny"
+    write(late / "tiny.ipynb")
+    (late / "timestamp.txt").write_text("2026-10-14 10:00:00 UTC")
+    db = f"sqlite:///{tmp_path / 'gb.sqlite'}"
+    base = ["--course", str(tiny_course)]
+    assert main([*base, "grade", "tiny", str(inbox), str(tmp_path / "late"), "--db", db,
+                 "--workers", "2"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "graded 4, skipped 0" in out and "not notebooks 1" in out
+    assert main([*base, "grade", "tiny", str(inbox), "--db", db, "--workers", "1"]) == 0
+    assert "graded 0, skipped 3" in capsys.readouterr().out
+    assert main([*base, "grade", "tiny", str(inbox / "wrong.ipynb"), "--db", db, "--force"]) == 0
+    assert "graded 1, skipped 0" in capsys.readouterr().out
+
+    reports = tmp_path / "reports"
+    assert main([*base, "report", "tiny", "--db", db, "--out", str(reports)]) == 0
+    table = capsys.readouterr().out
+    assert "good" in table and "4 students" in table
+    rows = {row["student"]: row for row in csv.DictReader((reports / "grades.csv").open())}
+    assert rows["good"]["final"] == "2" and rows["wrong"]["final"] == "0"
+    assert rows["late"]["total"] == "2" and rows["late"]["late_penalty"] == "0.4"
+    assert rows["late"]["final"] == "1.6"
+    wrong = (reports / "feedback" / "wrong.md").read_text()
+    assert "double(x)" in wrong and "def test_" not in wrong and "tol.assert_close" not in wrong
+    assert "not UTF-8" in (reports / "feedback" / "garbage.html").read_text()
+    assert (reports / "scores.png").stat().st_size > 1000
+    runs = Gradebook(db).latest_runs("tiny")
+    assert {run.sandbox for run in runs} <= {"bwrap", "limits only"}
+    record = runs[-1].results[0]
+    assert record.test_id.endswith("test_double") and record.question == "doubling"
+    assert record.points_possible == 2 and runs[-1].device == "cpu"
+
+
+@pytest.mark.slow
+def test_kill_9_loses_nothing_and_the_batch_resumes(tiny_course, tmp_path):
+    inbox = tmp_path / "inbox"
+    for index in range(6):
+        write(inbox / f"s{index}.ipynb", None if index % 2 else WRONG)
+    db_file = tmp_path / "gb.sqlite"
+    command = [sys.executable, "-m", "autograder.cli", "--course", str(tiny_course), "grade",
+               "tiny", str(inbox), "--db", f"sqlite:///{db_file}", "--workers", "1"]  # fmt: skip
+    grader = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)  # fmt: skip
+
+    def complete_runs() -> int:
+        if not db_file.exists():
+            return 0
+        with sqlite3.connect(db_file) as connection:
+            try:
+                return connection.execute(
+                    "select count(*) from grading_runs where complete").fetchone()[0]
+            except sqlite3.OperationalError:
+                return 0
+
+    deadline = time.monotonic() + 300
+    while complete_runs() < 2 and time.monotonic() < deadline and grader.poll() is None:
+        time.sleep(0.2)
+    os.killpg(grader.pid, signal.SIGKILL)
+    grader.wait()
+    done = complete_runs()
+    assert 2 <= done < 6
+    with sqlite3.connect(db_file) as connection:
+        orphans = connection.execute(
+            "select count(*) from grading_runs r where not exists "
+            "(select 1 from test_results t where t.run_pk = r.id)").fetchone()[0]
+    assert orphans == 0
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"graded {6 - done}, skipped {done}" in resumed.stdout
+    assert complete_runs() == 6
