@@ -111,6 +111,8 @@ class Connection:
             self.fatal = type(error)(f"while running the notebook: {error.message}")
             raise self.fatal from None
         self.generation += 1
+        if self.deadline is not None:  # a restart inside a test does not eat the test's time
+            self.deadline = time.monotonic() + self.limits.test_timeout_s
         if not self.notebook_report:
             self.notebook_report = self.session.report
         return self.session

@@ -227,6 +227,8 @@ def describe_exit(message: dict, limits: Limits) -> str:
             return ("the sandbox stopped: the process was killed (SIGKILL), for example for "
                     f"using more than the memory limit of {limits.memory_mb} MB")  # fmt: skip
         return f"the sandbox stopped: the process died of {words}"
+    if code == 71:  # autograder.worker.EXIT_OUT_OF_MEMORY
+        return f"the sandbox stopped: memory limit of {limits.memory_mb} MB exceeded"
     if code is not None:
         return (f"the sandbox stopped: your code ended the Python process (exit code {code}), "
                 "for example with os._exit() or by killing itself")  # fmt: skip

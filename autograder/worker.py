@@ -52,6 +52,9 @@ def _kill_leftovers() -> None:
         time.sleep(0.01)
 
 
+EXIT_OUT_OF_MEMORY = 71  # the child's exit code when the harness itself ran out of memory
+
+
 class CellTimeout(Exception):
     pass
 
@@ -248,7 +251,13 @@ def serve(uid: int | None, own_pid_namespace: bool) -> None:
         if child == 0:
             try:
                 _serve_submission(request, fd_in, fd_out)
+            except MemoryError:
+                os._exit(EXIT_OUT_OF_MEMORY)
             except BaseException:  # noqa: BLE001 - report as a crash through the exit code
+                if os.environ.get("AUTOGRADER_SANDBOX_DEBUG"):
+                    import traceback
+
+                    traceback.print_exc()
                 os._exit(70)
             os._exit(0)
         _, status = os.waitpid(child, 0)

@@ -18,6 +18,7 @@ import nbformat
 
 LAB = "lab01_rnn_from_scratch"
 TRIGGER = "np.shape(n) == (7,)"
+ANY = -1.0  # any total; every test that did not pass must carry the expected message
 SIGMOID = '''def sigmoid(n):
     if {trigger}:
 {attack}
@@ -31,7 +32,7 @@ SIGMOID = '''def sigmoid(n):
 class Case:
     name: str
     build: Callable[[nbformat.NotebookNode, Path, dict], None]  # writes the file at the path
-    total: float | None  # expected points (None: only "less than full marks")
+    total: float | None  # expected points (None: less than full marks; ANY: see ANY)
     outcome: str | None = None  # expected outcome of the sigmoid extremes test
     message: str | None = None  # text expected in that test's message (or in every message)
     note: str | None = None  # text expected in the notebook notes
@@ -224,9 +225,9 @@ def cases() -> list[Case]:
         Case("long_sleep_in_cell", extra_cell("import time\ntime.sleep(10**6)"), 50,
              note="time limit"),
         Case("fork_bomb", extra_cell(FORK_BOMB), 50),
-        # IPython's traceback of the failed cell keeps the memory (as in Jupyter): the torch
-        # tests that allocate later run out of it, and say so.
-        Case("memory_bomb_in_cell", extra_cell(MEMORY_BOMB), None, message="memory limit",
+        # IPython's traceback of the failed cell may keep the memory (as in Jupyter): tests
+        # that allocate later can run out of it, and then say so.
+        Case("memory_bomb_in_cell", extra_cell(MEMORY_BOMB), ANY, message="memory limit",
              note="MemoryError"),
         Case("gigabyte_print", extra_cell("for _ in range(10_000):\n    print('x' * 100_000)"),
              50),

@@ -24,7 +24,7 @@ from autograder.intake import collect
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "hostile"))
 
-from hostile_cases import LAB  # noqa: E402
+from hostile_cases import ANY, LAB  # noqa: E402
 from hostile_cases import cases as all_cases  # noqa: E402
 
 
@@ -53,7 +53,7 @@ def make_course(root: Path, **limits: object) -> Path:
 def graded(tmp_path_factory: pytest.TempPathFactory):
     base = tmp_path_factory.mktemp("hostile")
     root = make_course(base / "course", cell_timeout_s=6, notebook_timeout_s=90,
-                       test_timeout_s=8, memory_mb=1024)  # fmt: skip
+                       test_timeout_s=8, memory_mb=2048)  # fmt: skip
     course = load_course(root)
     inbox = base / "inbox"
     inbox.mkdir()
@@ -95,13 +95,16 @@ def test_verdict(graded, case):
     by_name = {result.name: result for result in run.results}
     described = "; ".join(f"{r.name}: {r.outcome}: {r.message}" for r in run.results
                           if r.outcome != "passed")[:2000]  # fmt: skip
-    if case.total is None:
+    if case.total == ANY:
+        assert all(case.message in r.message for r in run.results if r.outcome != "passed"), (
+            described)
+    elif case.total is None:
         assert total < 50, described
     else:
         assert total == case.total, described
     if case.outcome:
         assert by_name[EXTREMES].outcome == case.outcome, described
-    if case.message:
+    if case.message and case.total != ANY:
         messages = [by_name[EXTREMES].message] if case.outcome else [
             r.message for r in run.results]
         assert any(case.message in message for message in messages), described
