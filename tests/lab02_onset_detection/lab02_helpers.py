@@ -1,23 +1,20 @@
-"""Shared set-up for the Lab 2 hidden tests: seeded datasets, fixed models and training runs."""
+"""Shared set-up for the Lab 2 hidden tests.
+
+Only plain data (numbers, arrays, tensors, lists, dicts) crosses the boundary to the submission,
+so everything a submission's function receives that is not plain data (filters, datasets,
+models, loaders) is built *inside* the submission's namespace from the names its given cells
+import (`echo`, `NoveltyCurveDataset`, `nn`, `DataLoader`, `SimpleTanhRNN`, ...), with the same
+seeds and weights as the local copy that the reference works on.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
-from torch import nn
-from torch.utils.data import DataLoader
 
-from courselib import seed_everything
-from courselib.filters import change_detector_recursive, echo, running_sum_decay, smoothing
 from courselib.novelty import NoveltyCurveDataset, change_detector_rnn
 
-FILTERS = {
-    "echo": echo,
-    "smoothing": smoothing,
-    "change_detector_recursive": change_detector_recursive,
-    "running_sum_decay": running_sum_decay,
-}
+FILTER_NAMES = ("echo", "smoothing", "change_detector_recursive", "running_sum_decay")
 
 
 def random_filter_params(rng: np.random.Generator, name: str) -> dict:
@@ -31,41 +28,90 @@ def random_filter_params(rng: np.random.Generator, name: str) -> dict:
     return {"r": float(rng.uniform(-0.95, 0.95))}
 
 
-def novelty(rng: np.random.Generator, n_samples: int, seq_len: int = 64, **kwargs) -> NoveltyCurveDataset:
-    """A NoveltyCurveDataset with a seed drawn from rng (Gaussian targets unless told)."""
+def novelty(sub, rng: np.random.Generator, n_samples: int, seq_len: int = 64, seed: int | None = None,
+            **kwargs):
+    """The same NoveltyCurveDataset twice: (built in the submission or None when sub is None, built here).
+
+    Gaussian targets (sigma_target=1.0) unless told; the seed is drawn from rng unless given.
+    """
     kwargs.setdefault("sigma_target", 1.0)
-    seed = int(rng.integers(0, 2**31 - 1))
-    return NoveltyCurveDataset(n_samples=n_samples, seq_len=seq_len, seed=seed, **kwargs)
+    if seed is None:
+        seed = int(rng.integers(0, 2**31 - 1))
+    settings = {"n_samples": n_samples, "seq_len": seq_len, "seed": seed, **kwargs}
+    remote = sub.NoveltyCurveDataset(**settings) if sub is not None else None
+    return remote, NoveltyCurveDataset(**settings)
 
 
-def detector_model(rng: np.random.Generator, dropout: float = 0.0) -> nn.Module:
-    """The lesson's change detector followed by a fixed affine map of its output (logits).
+def _detector_layers(namespace, r: float, dropout: float) -> list:
+    layers = [namespace.change_detector_rnn(alpha=0.1, r=r, k=1.0), namespace.nn.Linear(1, 1)]
+    if dropout:
+        layers.append(namespace.nn.Dropout(dropout))
+    return layers
+
+
+def detector_model(sub, rng: np.random.Generator, dropout: float = 0.0):
+    """The lesson's change detector followed by a fixed affine map of its output (logits), twice:
+    (built in the submission, built here), with identical weights.
 
     A usable but imperfect onset detector, so that P, R and F lie strictly between 0 and 1.
     """
-    linear = nn.Linear(1, 1)
-    with torch.no_grad():
-        linear.weight.fill_(float(rng.uniform(3.0, 5.0)))
-        linear.bias.fill_(float(rng.uniform(-2.5, -1.0)))
-    layers = [change_detector_rnn(alpha=0.1, r=float(rng.uniform(0.3, 0.8)), k=1.0), linear]
+    r = float(rng.uniform(0.3, 0.8))
+    local = torch.nn.Sequential(change_detector_rnn(alpha=0.1, r=r, k=1.0), torch.nn.Linear(1, 1))
     if dropout:
-        layers.append(nn.Dropout(dropout))
-    return nn.Sequential(*layers)
+        local.append(torch.nn.Dropout(dropout))
+    with torch.no_grad():
+        local[1].weight.fill_(float(rng.uniform(3.0, 5.0)))
+        local[1].bias.fill_(float(rng.uniform(-2.5, -1.0)))
+    remote = sub.nn.Sequential(*_detector_layers(sub, r, dropout))
+    remote.load_state_dict(local.state_dict())
+    return remote, local
 
 
-def random_tanh_rnn(namespace, rng: np.random.Generator, hidden_size: int = 6) -> nn.Module:
-    """The notebook's SimpleTanhRNN with seeded random weights (an untrained, erratic detector)."""
+def random_tanh_rnn(sub, ref, rng: np.random.Generator, hidden_size: int = 6):
+    """The notebook's SimpleTanhRNN with seeded random weights (an untrained, erratic detector),
+    twice: (built in the submission, built here)."""
     torch.manual_seed(int(rng.integers(0, 2**31 - 1)))
-    return namespace.SimpleTanhRNN(hidden_size=hidden_size, bidirectional=True)
+    local = ref.SimpleTanhRNN(hidden_size=hidden_size, bidirectional=True)
+    remote = sub.SimpleTanhRNN(hidden_size=hidden_size, bidirectional=True)
+    remote.load_state_dict(local.state_dict())
+    return remote, local
 
 
 def run_training(namespace, train_ds, val_ds, batch_size: int, shuffle: bool = False, seed: int = 0,
                  **settings):
-    """Seed, build the loaders and call the namespace's train_SimpleTanhRNN_PRF."""
-    seed_everything(seed)
-    train_loader = DataLoader(train_ds, batch_size=batch_size, shuffle=shuffle)
-    val_loader = DataLoader(val_ds, batch_size=batch_size)
-    return namespace.train_SimpleTanhRNN_PRF(train_loader, val_loader, train_ds, val_ds, **settings)
+    """Seed, build the loaders and call train_SimpleTanhRNN_PRF, all inside `namespace`.
+
+    torch runs on one thread: small recurrent models are fastest so, and timings are steadier.
+    """
+    namespace.torch.set_num_threads(1)
+    namespace.seed_everything(seed)
+    train_loader = namespace.DataLoader(train_ds, batch_size=batch_size, shuffle=shuffle)
+    val_loader = namespace.DataLoader(val_ds, batch_size=batch_size)
+    result = namespace.train_SimpleTanhRNN_PRF(train_loader, val_loader, train_ds, val_ds, **settings)
+    assert isinstance(result, tuple | list) and len(result) == 2, (
+        "train_SimpleTanhRNN_PRF must return (model, history)"
+    )
+    return result
+
+
+def weights_of(model) -> dict:
+    """The model's state_dict as CPU tensors (read through the boundary for a submission's model)."""
+    state = model.state_dict()
+    assert isinstance(state, dict), "the model returned must be a torch module (a SimpleTanhRNN)"
+    return {name: value.detach().cpu() for name, value in state.items()}
+
+
+def local_copy(ref, model, hidden_size: int, bidirectional: bool):
+    """A SimpleTanhRNN here with the weights of `model` (which may live in the submission)."""
+    copy = ref.SimpleTanhRNN(hidden_size=hidden_size, bidirectional=bidirectional)
+    try:
+        copy.load_state_dict(weights_of(model))
+    except RuntimeError:
+        raise AssertionError(
+            "the model returned is not a SimpleTanhRNN with the hidden_size and bidirectional "
+            "asked for"
+        ) from None
+    return copy.eval()
 
 
 def column(history, key: str) -> list:
@@ -78,12 +124,3 @@ def column(history, key: str) -> list:
         f"every record of the history needs the key {key!r}"
     )
     return [record[key] for record in history]
-
-
-@pytest.fixture
-def one_thread():
-    """Run torch on one thread: small recurrent models are fastest so, and grading is steadier."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
