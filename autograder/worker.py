@@ -15,7 +15,6 @@ buffer of `run_notebook`, never to the protocol pipe.
 
 from __future__ import annotations
 
-import gc
 import os
 import signal
 import sys
@@ -78,6 +77,14 @@ def _vm_bytes() -> int:
     return 0
 
 
+def _data_bytes() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmData:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 def _prepare_determinism(seed: int, device: str) -> None:
     import random
 
@@ -105,7 +112,12 @@ def _serve_submission(request: dict, fd_in: int, fd_out: int) -> None:
 
     os.setpgid(0, 0)
     limits = request["limits"]
-    _limit(resource.RLIMIT_AS, _vm_bytes() + int(limits["memory_mb"]) * 2**20)
+    memory = int(limits["memory_mb"]) * 2**20
+    if str(request["device"]).startswith("cuda"):
+        # CUDA reserves tens of GB of address space up front: bound private data instead
+        _limit(resource.RLIMIT_DATA, _data_bytes() + memory)
+    else:
+        _limit(resource.RLIMIT_AS, _vm_bytes() + memory)
     _limit(resource.RLIMIT_CPU, int(limits["cpu_s"]))
     _limit(resource.RLIMIT_FSIZE, int(limits["max_output_bytes"]))
     _limit(resource.RLIMIT_NPROC, int(limits["max_processes"]))
@@ -136,7 +148,6 @@ def _serve_submission(request: dict, fd_in: int, fd_out: int) -> None:
     started = time.perf_counter()
     run = execute.run_notebook(nb, tuple(request["skip_tags"]), cwd=None)
     student_time = time.perf_counter() - started
-    gc.collect()
     namespace = run.namespace
     handles = boundary.HandleTable()
     boundary.write_message(fd_out, {

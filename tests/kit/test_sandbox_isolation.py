@@ -144,3 +144,29 @@ def test_fork_bombs_and_endless_cells_are_contained(sandbox):
     assert sub.AFTER == 1
     if os.getuid() == 0 or isolation() == "bwrap":
         assert sub.forks(500) < LIMITS.max_processes
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_sandbox_sees_the_gpu_deterministically():
+    box = Sandbox(slot=6, device="cuda")
+    try:
+        sub = connect(box, "import torch, os\nfrom courselib import get_device\n"
+                           "DEVICE = str(get_device())\nTF32 = torch.backends.cuda.matmul.allow_tf32\n"
+                           "DET = torch.backends.cudnn.deterministic\n"
+                           "X = torch.ones(3, device='cuda') * 2")  # fmt: skip
+        assert sub.DEVICE.startswith("cuda") and sub.TF32 is False and sub.DET is True
+        assert sub.X.device.type == "cuda" and sub.X.tolist() == [2.0, 2.0, 2.0]
+    finally:
+        box.close()
+
+
+def test_cuda_request_without_cuda_is_a_one_line_error():
+    from autograder.grading import resolve_device
+    from autograder.notebook import NotebookError
+
+    if torch.cuda.is_available():
+        assert resolve_device("auto") == "cuda"
+        return
+    assert resolve_device("auto") == "cpu"
+    with pytest.raises(NotebookError, match="no CUDA device"):
+        resolve_device("cuda")
