@@ -180,6 +180,12 @@ def isolation() -> str:
     return "bwrap" if bwrap_works() else "limits only"
 
 
+def _others_can_read(path: str) -> bool:
+    """True when a process of another uid can reach `path` (every folder above it is o+x)."""
+    folders = [Path(path).resolve(), *Path(path).resolve().parents]
+    return all(folder.stat().st_mode & 0o001 for folder in folders if folder.exists())
+
+
 def _scrubbed_env(device: str) -> dict[str, str]:
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -253,6 +259,8 @@ class Sandbox:
     # -- the server process
     def start(self) -> None:
         uid = self.sandbox_uid() if os.getuid() == 0 else None
+        if uid is not None and self.mode != "bwrap" and not _others_can_read(sys.base_prefix):
+            uid = None  # the unprivileged uid could not import Python itself: stay as we are
         worker = [sys.executable, "-I", "-m", "autograder.worker", str(uid or "")]
         if self.mode == "bwrap":
             command = [*_bwrap_command(self.device), *worker, "--pid-namespace"]
