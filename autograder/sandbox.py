@@ -230,8 +230,7 @@ def describe_exit(message: dict, limits: Limits) -> str:
         except ValueError:
             words = f"signal {sig}"
         if sig == signal.SIGKILL:
-            return ("the sandbox stopped: the process was killed (SIGKILL), for example for "
-                    f"using more than the memory limit of {limits.memory_mb} MB")  # fmt: skip
+            return "the sandbox stopped: the process was killed (SIGKILL)"
         return f"the sandbox stopped: the process died of {words}"
     if code == 71:  # autograder.worker.EXIT_OUT_OF_MEMORY
         return f"the sandbox stopped: memory limit of {limits.memory_mb} MB exceeded"
