@@ -51,5 +51,18 @@ COURSE = {
             "due": "2026-10-26T23:59",
             "points": 50,
         },
+        {
+            "id": "lab03_sequence_generation",
+            "title": "Sequence generation: teacher forcing and cosine waves",
+            "notebook": "source/lab03_sequence_generation/lab03_sequence_generation.ipynb",
+            "release": "2026-10-26T09:00",
+            "due": "2026-11-09T23:59",
+            "points": 50,
+            # The graded training cell: 60 s of CPU time on one core (stated in the notebook;
+            # the reference needs about 37 s), with room for a busy grader's wall clock.
+            "training_budget_s": 60,
+            "cell_timeout_s": 180,
+            "notebook_timeout_s": 900,
+        },
     ],
 }
