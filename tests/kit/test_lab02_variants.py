@@ -1,0 +1,124 @@
+"""Proof that the Lab 2 hidden tests judge well.
+
+Each wrong-but-plausible variant of the solution must lose points on exactly the questions it
+breaks (a question that builds on a broken one, such as the training loop on top of a wrong
+pos_weight or a wrong evaluation, counts as broken), and each correct alternative must keep full
+marks.
+"""
+
+import pytest
+from variants import Variant, assert_breaks_exactly, points_by_question, variant_notebook
+
+from autograder.config import load_course
+
+pytestmark = pytest.mark.slow
+LAB = "lab02_onset_detection"
+IMPULSE = "1.1 impulse response"
+FINITE = "1.2 finite or infinite response"
+FIR_IIR = "1.3 FIR or IIR"
+POS_WEIGHT = "2.1 pos_weight"
+WEIGHTED_LOSS = "2.2 weighted loss"
+EVALUATION = "3.1 event evaluation"
+TRAINING = "3.2 training loop"
+QUALITY = "3.3 onset detection quality"
+
+WEIGHT_FORMULA = "    pos_weight = (1.0 - pos_frac) / (pos_frac + eps)"
+POS_FRAC = "    pos_frac = int((Y > threshold).sum()) / Y.numel()"
+FINITE_TEST = "    return bool(np.all(h[length - length // 2 :] == 0.0))"
+MACRO = """    results = eval_peaks_dataset(targets, predictions, tolerance=tolerance, height=height, distance=distance)
+    P_mean, R_mean, F_mean, _, _ = mean_PRF(results)"""
+MICRO = """    tp = fp = fn = 0
+    picking = 2 * tolerance + 1 if distance is None else distance
+    for target, prediction in zip(targets, predictions):
+        B_ref = peak_pick(target, height=height, distance=picking)
+        B_pred = peak_pick(prediction, height=height, distance=picking)
+        P, _, _, _, _ = eval_PRF(B_ref, B_pred, tolerance)
+        hits = round(P * len(B_pred))
+        tp, fp, fn = tp + hits, fp + len(B_pred) - hits, fn + len(B_ref) - hits
+    P_mean = tp / (tp + fp) if tp + fp else 0.0
+    R_mean = tp / (tp + fn) if tp + fn else 0.0
+    F_mean = 2 * P_mean * R_mean / (P_mean + R_mean) if P_mean + R_mean else 0.0"""
+BY_HAND = """    model.eval()
+    device = next(model.parameters()).device
+    scores = []
+    with torch.no_grad():
+        for i in range(len(ds)):
+            x, y = ds[i]
+            probabilities = torch.sigmoid(model(x.unsqueeze(0).to(device))).cpu().numpy().ravel()
+            picking = 2 * tolerance + 1 if distance is None else distance
+            B_ref = peak_pick(np.asarray(y).ravel(), height=height, distance=picking)
+            B_pred = peak_pick(probabilities, height=height, distance=picking)
+            scores.append(eval_PRF(B_ref, B_pred, tolerance)[:3])
+    P_mean, R_mean, F_mean = np.mean(scores, axis=0)"""
+PREDICT = "    predictions = compute_prediction_dataset(model, ds, apply_sigmoid=True)"
+
+WRONG = [
+    Variant("step response instead of impulse response", "impulse",
+            "    return np.asarray(filter_fn(impulse, **params), dtype=np.float64)",
+            "    return np.asarray(filter_fn(np.ones(length), **params), dtype=np.float64)",
+            frozenset({IMPULSE, FINITE})),
+    Variant("finite when only the last sample is zero", "impulse", FINITE_TEST,
+            "    return bool(h[-1] == 0.0)", frozenset({FINITE})),
+    Variant("finite when the tail is merely close to zero", "impulse", FINITE_TEST,
+            "    return bool(np.allclose(h[length - length // 2 :], 0.0))", frozenset({FINITE})),
+    Variant("plain running sum counted as decaying", "fir_iir_answers",
+            '"change_detector", "running_sum_decay"}',
+            '"change_detector", "running_sum_decay", "running_sum"}', frozenset({FIR_IIR})),
+    Variant("inverted weight", "pos_weight", WEIGHT_FORMULA,
+            "    pos_weight = pos_frac / (1.0 - pos_frac + eps)",
+            frozenset({POS_WEIGHT, WEIGHTED_LOSS, TRAINING, QUALITY})),
+    Variant("no epsilon", "pos_weight", WEIGHT_FORMULA,
+            "    pos_weight = (1.0 - pos_frac) / pos_frac", frozenset({POS_WEIGHT, WEIGHTED_LOSS})),
+    Variant("mean of soft targets instead of fraction above threshold", "pos_weight", POS_FRAC,
+            "    pos_frac = float(Y.float().mean())",
+            frozenset({POS_WEIGHT, WEIGHTED_LOSS, TRAINING})),
+    Variant("micro instead of macro averaging", "evaluate", MACRO, MICRO,
+            frozenset({EVALUATION, TRAINING})),
+    Variant("distance ignored", "evaluate",
+            "height=height, distance=distance)", "height=height, distance=None)",
+            frozenset({EVALUATION, TRAINING})),
+    Variant("sigmoid applied twice", "evaluate", PREDICT,
+            PREDICT + "\n    predictions = 1.0 / (1.0 + np.exp(-predictions))",
+            frozenset({EVALUATION, TRAINING})),
+    Variant("zero_grad missing", "train", "            optimizer.zero_grad()\n", "",
+            frozenset({TRAINING})),
+    Variant("model left in train mode", "train", "        model.eval()\n        val_losses",
+            "        val_losses", frozenset({TRAINING})),
+    Variant("validation data used for training", "train", "        for x, y in train_loader:",
+            "        for x, y in list(train_loader) + list(val_loader):", frozenset({TRAINING})),
+    Variant("history scores measured on the training data", "train",
+            "\n        P, R, F = evaluate_model_dataset(model, val_ds,",
+            "\n        P, R, F = evaluate_model_dataset(model, train_ds,", frozenset({TRAINING})),
+]
+
+CORRECT = [
+    Variant("finite response from the last non-zero index", "impulse", FINITE_TEST,
+            "    nonzero = np.flatnonzero(h)\n"
+            "    return bool(len(nonzero) == 0 or nonzero[-1] < length - length // 2)"),
+    Variant("pos_weight with NumPy", "pos_weight",
+            "    Y = torch.as_tensor(Y)\n" + POS_FRAC,
+            "    Y = Y.detach().cpu().numpy() if isinstance(Y, torch.Tensor) else np.asarray(Y)\n"
+            "    pos_frac = np.count_nonzero(Y > threshold) / Y.size"),
+    Variant("evaluation written by hand, sequence by sequence", "evaluate",
+            PREDICT + "\n", "",
+            edits=(("evaluate", MACRO, BY_HAND),
+                   ("evaluate", "    targets = np.stack(", "    _unused = np.stack("))),
+    Variant("training loss averaged over sequences", "train",
+            "            train_losses.append(loss.item())",
+            "            train_losses.extend([loss.item()] * len(x))"),
+]
+
+
+@pytest.fixture(scope="module")
+def course():
+    return load_course()
+
+
+@pytest.mark.parametrize("variant", WRONG + CORRECT, ids=str)
+def test_variant_loses_points_exactly_where_it_is_wrong(variant, course, tmp_path):
+    scores = points_by_question(course, LAB, variant_notebook(course, LAB, variant), tmp_path)
+    assert_breaks_exactly(variant, scores)
+
+
+def test_enough_variants():
+    assert len(WRONG) >= 8 and len(CORRECT) >= 2
