@@ -6,8 +6,9 @@
 
 Everything is staged in a temporary folder and written only when every check passes: balanced
 markers, no solution text left in the release, points that match the config, and hidden tests
-that all pass on the reference and all fail on the released stubs. Writing is byte-for-byte
-reproducible, and the solution notebook is executed again only when its inputs changed.
+that all pass on the solution and all fail on the released stubs, both graded through the
+sandbox like any submission. Writing is byte-for-byte reproducible, and the solution notebook is
+executed again only when its inputs changed.
 """
 
 from __future__ import annotations
@@ -159,14 +160,22 @@ def _solution_is_current(path: Path, inputs_digest: str) -> bool:
     return existing.metadata.get(KIT_METADATA, {}).get("inputs_sha256") == inputs_digest
 
 
-def _check_hidden_tests(course: Course, lab_id: str, student_notebook: Path) -> int:
+def _check_hidden_tests(
+    course: Course, lab_id: str, student_notebook: Path, solution_notebook: Path
+) -> int:
+    """Grade the solution and the blank notebook exactly as submissions are graded.
+
+    Both go through the same sandbox and boundary as students' notebooks, so a hidden test that
+    only works in-process (say, one that hands a function or a dataset to the submission) is
+    caught here rather than by the first student.
+    """
     check_points(course, lab_id)
-    on_reference = run_hidden_tests(course, lab_id)
-    not_passing = [r.name for r in on_reference if r.outcome not in ("passed", "skipped")]
+    on_solution = run_hidden_tests(course, lab_id, submission=solution_notebook)
+    not_passing = [r.name for r in on_solution if r.outcome not in ("passed", "skipped")]
     if not_passing:
         raise ReleaseError(
             f"{lab_id}: hidden tests fail on the solution: {', '.join(not_passing[:5])}"
-            f" ({_first_message(on_reference)})"
+            f" ({_first_message(on_solution)})"
         )
     on_stubs = run_hidden_tests(course, lab_id, submission=student_notebook)
     passing = [r.name for r in on_stubs if r.outcome == "passed"]
@@ -174,7 +183,7 @@ def _check_hidden_tests(course: Course, lab_id: str, student_notebook: Path) -> 
         raise ReleaseError(
             f"{lab_id}: hidden tests pass on the blank notebook: {', '.join(passing[:5])}"
         )
-    return len(on_reference)
+    return len(on_solution)
 
 
 def _first_message(records: list) -> str:
@@ -261,7 +270,11 @@ def release_lab(
         staging.mkdir()
         write_student_files(course, lab_id, planned, staging)
         if check_tests:
-            summary.tests_checked = _check_hidden_tests(course, lab_id, staging / f"{lab_id}.ipynb")
+            solution_notebook = Path(staging_dir) / "unexecuted-solution.ipynb"
+            write_notebook(planned.solution, solution_notebook)
+            summary.tests_checked = _check_hidden_tests(
+                course, lab_id, staging / f"{lab_id}.ipynb", solution_notebook
+            )
 
         solution_path = out_root / "solutions" / lab_id / f"{lab_id}.ipynb"
         if force or not _solution_is_current(solution_path, planned.inputs_digest):
