@@ -13,7 +13,7 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
-from autograder.config import Course
+from autograder.config import Course, load_course
 from autograder.hidden_tests import run_hidden_tests
 from autograder.notebook import read_notebook, write_notebook
 from autograder.release import build_solution_notebook
@@ -64,3 +64,10 @@ def assert_breaks_exactly(variant: Variant, scores: dict) -> None:
             assert earned == possible, (
                 f"{variant.name}: loses points on {question!r} ({earned:g}/{possible:g})"
             )
+
+
+def check_variant(lab_id: str, variant: Variant, folder: Path) -> None:
+    """Grade `variant` of the lab's solution and assert it breaks exactly `variant.breaks`."""
+    course = load_course()
+    scores = points_by_question(course, lab_id, variant_notebook(course, lab_id, variant), folder)
+    assert_breaks_exactly(variant, scores)
