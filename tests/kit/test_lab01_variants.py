@@ -6,7 +6,7 @@ pass, counts as broken), and each correct alternative must keep full marks.
 """
 
 import pytest
-from variants import Variant, check_variant
+from variants import Variant, assert_breaks_exactly, grade_variants
 
 pytestmark = pytest.mark.slow
 LAB = "lab01_rnn_from_scratch"
@@ -109,9 +109,14 @@ CORRECT = [
 ]
 
 
+@pytest.fixture(scope="module")
+def scores(tmp_path_factory):
+    return grade_variants(LAB, WRONG + CORRECT, tmp_path_factory.mktemp("variants"))
+
+
 @pytest.mark.parametrize("variant", WRONG + CORRECT, ids=str)
-def test_variant_loses_points_exactly_where_it_is_wrong(variant, tmp_path):
-    check_variant(LAB, variant, tmp_path)
+def test_variant_loses_points_exactly_where_it_is_wrong(variant, scores):
+    assert_breaks_exactly(variant, scores[variant.name])
 
 
 def test_enough_variants():

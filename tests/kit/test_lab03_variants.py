@@ -7,7 +7,7 @@ Every variant runs the graded training cell (about 40 s of CPU time) in the sand
 """
 
 import pytest
-from variants import Variant, check_variant
+from variants import Variant, assert_breaks_exactly, grade_variants
 
 pytestmark = pytest.mark.slow
 LAB = "lab03_sequence_generation"
@@ -63,9 +63,14 @@ CORRECT = [
 ]
 
 
+@pytest.fixture(scope="module")
+def scores(tmp_path_factory):
+    return grade_variants(LAB, WRONG + CORRECT, tmp_path_factory.mktemp("variants"))
+
+
 @pytest.mark.parametrize("variant", WRONG + CORRECT, ids=str)
-def test_variant_loses_points_exactly_where_it_is_wrong(variant, tmp_path):
-    check_variant(LAB, variant, tmp_path)
+def test_variant_loses_points_exactly_where_it_is_wrong(variant, scores):
+    assert_breaks_exactly(variant, scores[variant.name])
 
 
 def test_enough_variants():

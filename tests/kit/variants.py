@@ -1,8 +1,8 @@
 """Grade variants of a lab's solution: the proof that hidden tests judge well.
 
 A variant is the solution notebook with one piece of code replaced (a plausible mistake, or a
-correct alternative). It is graded by the real hidden tests, and the points per question show
-which questions it breaks.
+correct alternative). All variants of a lab are graded in one batch by the real engine (sandbox,
+hidden tests, gradebook), and the points per question show which questions each one breaks.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from pathlib import Path
 from nbformat import NotebookNode
 
 from autograder.config import Course, load_course
-from autograder.hidden_tests import run_hidden_tests
+from autograder.gradebook import Gradebook
+from autograder.grading import default_workers, grade_batch
+from autograder.intake import Submission
 from autograder.notebook import read_notebook, write_notebook
 from autograder.release import build_solution_notebook
 
@@ -43,15 +45,26 @@ def variant_notebook(course: Course, lab_id: str, variant: Variant) -> NotebookN
     return nb
 
 
-def points_by_question(course: Course, lab_id: str, nb: NotebookNode, folder: Path) -> dict:
-    """{question: (earned, possible)} for a notebook graded by the lab's hidden tests."""
-    path = folder / "variant.ipynb"
-    write_notebook(nb, path)
-    totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
-    for record in run_hidden_tests(course, lab_id, submission=path):
-        totals[record.question][0] += record.earned
-        totals[record.question][1] += record.points
-    return {question: (earned, possible) for question, (earned, possible) in totals.items()}
+def grade_variants(lab_id: str, variants: list[Variant], folder: Path) -> dict[str, dict]:
+    """Grade all variants in one batch of the real engine: {variant name: {question: (earned,
+    possible)}}. Workers pay the fixed costs (imports, the reference) once for the whole batch."""
+    course = load_course()
+    submissions = []
+    for index, variant in enumerate(variants):
+        path = folder / f"variant{index:02d}.ipynb"
+        write_notebook(variant_notebook(course, lab_id, variant), path)
+        submissions.append(Submission(f"variant{index:02d}", path, None, "variant"))
+    gradebook = Gradebook(f"sqlite:///{folder / 'gradebook.sqlite'}")
+    grade_batch(course, lab_id, submissions, gradebook, workers=default_workers(), progress=False)
+    scores: dict[str, dict] = {}
+    for run in gradebook.latest_runs(lab_id):
+        totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+        for result in run.results:
+            totals[result.question][0] += result.points_earned
+            totals[result.question][1] += result.points_possible
+        variant = variants[int(run.submission.student.student_id.removeprefix("variant"))]
+        scores[variant.name] = {question: tuple(pair) for question, pair in totals.items()}
+    return scores
 
 
 def assert_breaks_exactly(variant: Variant, scores: dict) -> None:
@@ -65,9 +78,3 @@ def assert_breaks_exactly(variant: Variant, scores: dict) -> None:
                 f"{variant.name}: loses points on {question!r} ({earned:g}/{possible:g})"
             )
 
-
-def check_variant(lab_id: str, variant: Variant, folder: Path) -> None:
-    """Grade `variant` of the lab's solution and assert it breaks exactly `variant.breaks`."""
-    course = load_course()
-    scores = points_by_question(course, lab_id, variant_notebook(course, lab_id, variant), folder)
-    assert_breaks_exactly(variant, scores)
