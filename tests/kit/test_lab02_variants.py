@@ -7,7 +7,7 @@ marks.
 """
 
 import pytest
-from variants import Variant, assert_breaks_exactly, grade_variants
+from variants import Variant, variant_tests
 
 pytestmark = pytest.mark.slow
 LAB = "lab02_onset_detection"
@@ -107,15 +107,6 @@ CORRECT = [
 ]
 
 
-@pytest.fixture(scope="module")
-def scores(tmp_path_factory):
-    return grade_variants(LAB, WRONG + CORRECT, tmp_path_factory.mktemp("variants"))
-
-
-@pytest.mark.parametrize("variant", WRONG + CORRECT, ids=str)
-def test_variant_loses_points_exactly_where_it_is_wrong(variant, scores):
-    assert_breaks_exactly(variant, scores[variant.name])
-
-
-def test_enough_variants():
-    assert len(WRONG) >= 8 and len(CORRECT) >= 2
+scores, test_variant_loses_points_exactly_where_it_is_wrong, test_enough_variants = variant_tests(
+    LAB, WRONG, CORRECT, least_wrong=8, least_correct=2
+)

@@ -7,7 +7,7 @@ Every variant runs the graded training cell (about 40 s of CPU time) in the sand
 """
 
 import pytest
-from variants import Variant, assert_breaks_exactly, grade_variants
+from variants import Variant, variant_tests
 
 pytestmark = pytest.mark.slow
 LAB = "lab03_sequence_generation"
@@ -63,15 +63,6 @@ CORRECT = [
 ]
 
 
-@pytest.fixture(scope="module")
-def scores(tmp_path_factory):
-    return grade_variants(LAB, WRONG + CORRECT, tmp_path_factory.mktemp("variants"))
-
-
-@pytest.mark.parametrize("variant", WRONG + CORRECT, ids=str)
-def test_variant_loses_points_exactly_where_it_is_wrong(variant, scores):
-    assert_breaks_exactly(variant, scores[variant.name])
-
-
-def test_enough_variants():
-    assert len(WRONG) >= 6 and len(CORRECT) >= 1
+scores, test_variant_loses_points_exactly_where_it_is_wrong, test_enough_variants = variant_tests(
+    LAB, WRONG, CORRECT, least_wrong=6, least_correct=1
+)

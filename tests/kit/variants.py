@@ -11,6 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from nbformat import NotebookNode
 
 from autograder.config import Course, load_course
@@ -78,3 +79,23 @@ def assert_breaks_exactly(variant: Variant, scores: dict) -> None:
                 f"{variant.name}: loses points on {question!r} ({earned:g}/{possible:g})"
             )
 
+
+
+def variant_tests(lab_id: str, wrong: list[Variant], correct: list[Variant], least_wrong: int,
+                  least_correct: int):  # fmt: skip
+    """The tests of a lab's variant module: `scores, test_variant..., test_enough_variants =
+    variant_tests(...)` grades all variants once and checks each one in its own test."""
+    variants = wrong + correct
+
+    @pytest.fixture(scope="module")
+    def scores(tmp_path_factory: pytest.TempPathFactory) -> dict:
+        return grade_variants(lab_id, variants, tmp_path_factory.mktemp("variants"))
+
+    @pytest.mark.parametrize("variant", variants, ids=str)
+    def test_variant_loses_points_exactly_where_it_is_wrong(variant: Variant, scores: dict):
+        assert_breaks_exactly(variant, scores[variant.name])
+
+    def test_enough_variants():
+        assert len(wrong) >= least_wrong and len(correct) >= least_correct
+
+    return scores, test_variant_loses_points_exactly_where_it_is_wrong, test_enough_variants
