@@ -219,7 +219,18 @@ def _describe_status(status: int) -> dict:
     return {"signal": None, "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None}
 
 
+def _die_with_parent() -> None:
+    """Without bwrap's --die-with-parent: ask the kernel for SIGKILL when the grader dies."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def serve(uid: int | None, own_pid_namespace: bool) -> None:
+    _die_with_parent()
     fd_in, fd_out = os.dup(0), os.dup(1)
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
