@@ -121,7 +121,10 @@ def _bwrap_command(device: str) -> list[str]:
                "--unshare-cgroup-try", "--die-with-parent", "--new-session"]  # fmt: skip
     if os.getuid() != 0:
         command.append("--unshare-user")
-    made: set[str] = {"/"}
+    # The private /tmp comes first: a course or virtual environment that itself lives under /tmp
+    # is then bound on top of it instead of being hidden by it.
+    command.extend(["--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp"])
+    made: set[str] = {"/", "/tmp"}
 
     def parents(path: Path) -> None:
         for parent in reversed(path.parents):
@@ -148,8 +151,7 @@ def _bwrap_command(device: str) -> list[str]:
     if mpl_cache.is_dir():
         command.extend(["--perms", "0755", "--dir", "/opt", "--ro-bind", str(mpl_cache),
                         "/opt/mplcache"])  # fmt: skip
-    command.extend(["--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp",
-                    "--dev", "/dev", "--proc", "/proc", "--chdir", "/tmp"])  # fmt: skip
+    command.extend(["--dev", "/dev", "--proc", "/proc", "--chdir", "/tmp"])
     if device.startswith("cuda"):
         for node in sorted(Path("/dev").glob("nvidia*")):
             command.extend(["--dev-bind-try", str(node), str(node)])
@@ -178,6 +180,17 @@ def isolation() -> str:
     if os.environ.get("AUTOGRADER_NO_BWRAP"):
         return "limits only"
     return "bwrap" if bwrap_works() else "limits only"
+
+
+def processes_limited() -> bool:
+    """Whether the sandbox can cap the number of processes (and so contain a fork bomb).
+
+    RLIMIT_NPROC binds only an unprivileged uid: under bubblewrap, or when a root grader can
+    drop to another uid that can still read the Python installation.
+    """
+    if isolation() == "bwrap" or os.getuid() != 0:
+        return True
+    return _others_can_read(sys.base_prefix)
 
 
 def _others_can_read(path: str) -> bool:
