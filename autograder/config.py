@@ -53,6 +53,7 @@ class Lab:
     skip_tags: tuple[str, ...]
     tolerances: dict[str, dict[str, Tolerance]]
     config_key: str  # where the lab sits in course_config.py, for error messages ("labs[0]")
+    training_budget_s: float | None = None  # CPU time a graded training cell may take, if any
 
     def tolerance(self, device: str, dtype: str) -> Tolerance:
         """The tolerance for results of `dtype` computed on `device` ("cuda:0" counts as cuda)."""
@@ -199,7 +200,16 @@ def _parse_tolerances(data: dict, where: str) -> dict[str, dict[str, Tolerance]]
     return parsed
 
 
+LAB_KEYS = {
+    "id", "title", "notebook", "release", "due", "points", "cell_timeout_s", "notebook_timeout_s",
+    "test_timeout_s", "memory_mb", "skip_tags", "tolerances", "training_budget_s",
+}  # fmt: skip
+
+
 def _parse_lab(root: Path, tz: ZoneInfo, data: dict, where: str) -> Lab:
+    unknown = sorted(set(data) - LAB_KEYS)
+    if unknown:
+        raise ConfigError(f"{CONFIG_FILE}: {where}{unknown[0]}: unknown setting (a typo?)")
     lab_id = _require(data, "id", str, where)
     if not lab_id.isidentifier():
         raise ConfigError(f"{CONFIG_FILE}: {where}id: {lab_id!r} must be a Python identifier")
@@ -230,4 +240,7 @@ def _parse_lab(root: Path, tz: ZoneInfo, data: dict, where: str) -> Lab:
         skip_tags=tuple(skip_tags),
         tolerances=_parse_tolerances(data, where),
         config_key=where.rstrip("."),
+        training_budget_s=_positive(data, "training_budget_s", where)
+        if "training_budget_s" in data
+        else None,
     )

@@ -73,3 +73,10 @@ def test_no_config_anywhere(tmp_path, monkeypatch):
     monkeypatch.delenv("AUTOGRADER_COURSE_ROOT", raising=False)
     with pytest.raises(ConfigError, match="no course_config.py in"):
         load_course()
+
+
+def test_unknown_setting_is_named(tiny_course):
+    text = course_config().replace('"points": 2', '"points": 2, "pionts": 3')
+    (tiny_course / "course_config.py").write_text(text)
+    with pytest.raises(ConfigError, match=r"labs\[0\]\.pionts: unknown setting"):
+        load_course(tiny_course)
