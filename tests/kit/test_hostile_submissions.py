@@ -67,6 +67,8 @@ def graded(tmp_path_factory: pytest.TempPathFactory):
     )]  # fmt: skip
     targets = [str(root / "pwned.txt"), str(inbox / "pwned.txt"), str(REPO / "pwned.txt"),
                "/etc/pwned.txt", str(Path.home() / "pwned.txt")]  # fmt: skip
+    for target in targets:  # left by an earlier run that had no sandbox to stop it
+        Path(target).unlink(missing_ok=True)
     context = {"secrets": secrets, "targets": targets}
     for case in cases():
         case.build(solution, inbox / f"{case.name}.ipynb", context)
