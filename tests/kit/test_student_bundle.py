@@ -2,8 +2,8 @@
 
 A fresh virtual environment outside the repository installs release/<lab>/requirements.txt and
 executes the notebook there with Jupyter's own nbconvert: the completed notebook (the solution,
-without its demo cells) must run without errors, and the blank one must fail only where the TODO
-stubs are.
+without its demo cells) must run without errors, and the blank one must fail only because of the
+TODO stubs.
 """
 
 import json
@@ -56,7 +56,9 @@ def test_release_folder_installs_and_runs_in_a_clean_environment(lab_id, student
     nbformat.write(completed, folder / "completed.ipynb")
     assert _execute(student_python, folder, "completed.ipynb", allow_errors=False) == []
     errors = _execute(student_python, folder, f"{lab_id}.ipynb", allow_errors=True)
-    assert errors and set(errors) == {"NotImplementedError"}, errors
+    # Stubs raise NotImplementedError; a name a stubbed cell never defined (an answer constant)
+    # is a NameError in the check after it. Anything else (a missing module) is a broken release.
+    assert "NotImplementedError" in errors and set(errors) <= {"NotImplementedError", "NameError"}, errors
 
 
 def test_courselib_wheel_is_reproducible(tmp_path):
