@@ -35,6 +35,12 @@ class TestRecord:
     __test__ = False  # not a pytest test class
 
 
+def pytest_arguments(course: Course, lab_id: str, results: Path) -> list[str]:
+    """How every run of a lab's hidden tests calls pytest (here and in the grading workers)."""
+    return [str(course.tests_dir(lab_id)), "-q", "-p", "no:cacheprovider",
+            "--rootdir", str(course.root), "--results-json", str(results)]  # fmt: skip
+
+
 def run_hidden_tests(
     course: Course,
     lab_id: str,
@@ -47,10 +53,7 @@ def run_hidden_tests(
         raise HiddenTestsError(f"no hidden tests for {lab_id}: {tests_dir} does not exist")
     with tempfile.TemporaryDirectory(prefix="autograder-tests-") as scratch:
         results = Path(scratch) / "results.json"
-        command = [
-            sys.executable, "-m", "pytest", str(tests_dir), "-q", "-p", "no:cacheprovider",
-            "--rootdir", str(course.root), "--results-json", str(results),
-        ]  # fmt: skip
+        command = [sys.executable, "-m", "pytest", *pytest_arguments(course, lab_id, results)]
         if submission is not None:
             command += ["--submission", str(Path(submission).resolve())]
         if collect_only:

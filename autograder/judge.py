@@ -29,6 +29,7 @@ from typing import Any
 
 from autograder import boundary
 from autograder.config import Course
+from autograder.hidden_tests import pytest_arguments
 from autograder.notebook import NotebookError, read_notebook
 from autograder.sandbox import (
     MAX_RESTARTS,
@@ -338,11 +339,9 @@ def grade_notebook(course: Course, lab_id: str, submission: Path, device: str = 
         results = Path(scratch) / "results.json"
         # pytest's unraisable/thread-exception plugins run gc.collect() twice per session
         # (0.6 s here); fd-level capture and log capture cost per test: all left out.
-        args = [str(course.tests_dir(lab_id)), "-q", "-p", "no:cacheprovider",
+        args = [*pytest_arguments(course, lab_id, results),
                 "-p", "no:unraisableexception", "-p", "no:threadexception", "-p", "no:logging",
-                "--capture=sys",
-                "--rootdir", str(course.root), "--results-json", str(results),
-                "--submission", str(Path(submission).resolve())]  # fmt: skip
+                "--capture=sys", "--submission", str(Path(submission).resolve())]  # fmt: skip
         sink = io.StringIO()
         previous = os.getcwd()
         try:
