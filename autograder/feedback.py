@@ -45,3 +45,12 @@ def student_message(excinfo: Any, test_name: str) -> tuple[str, str]:
             line = f"a hidden check failed ({test_name.split('[')[0].removeprefix('test_')})"
         return "failed", line
     return "error", _first_line(f"your code raised {type(error).__name__}: {error}")
+
+
+def fail_missing_name(label: str, name: str) -> None:
+    """Fail the running test because the notebook never defined `name`."""
+    pytest.fail(
+        f"the {label} does not define `{name}`: keep the names given in the TODO cells and "
+        "make sure the cell that defines it runs without errors",
+        pytrace=False,
+    )

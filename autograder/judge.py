@@ -29,6 +29,7 @@ from typing import Any
 
 from autograder import boundary
 from autograder.config import Course
+from autograder.feedback import fail_missing_name
 from autograder.hidden_tests import pytest_arguments
 from autograder.notebook import NotebookError, read_notebook
 from autograder.sandbox import (
@@ -240,18 +241,12 @@ class RemoteNamespace:
         self._label = label
 
     def __getattr__(self, name: str) -> Any:
-        import pytest
-
         if name.startswith("_"):
             raise AttributeError(name)
         try:
             return self._connection.request({"op": "get", "name": name})
         except MissingName:
-            pytest.fail(
-                f"the {self._label} does not define `{name}`: keep the names given in the "
-                "TODO cells and make sure the cell that defines it runs without errors",
-                pytrace=False,
-            )
+            fail_missing_name(self._label, name)
 
     def __contains__(self, name: str) -> bool:
         try:

@@ -23,7 +23,7 @@ import pytest
 
 from autograder.config import Course, load_course
 from autograder.execute import NotebookRun, run_notebook
-from autograder.feedback import student_message
+from autograder.feedback import fail_missing_name, student_message
 from autograder.notebook import read_notebook
 from autograder.tolerance import ToleranceHelper
 
@@ -58,11 +58,7 @@ class Namespace:
         try:
             return self._run.namespace[name]
         except KeyError:
-            pytest.fail(
-                f"the {self._label} does not define `{name}`: keep the names given in the "
-                "TODO cells and make sure the cell that defines it runs without errors",
-                pytrace=False,
-            )
+            fail_missing_name(self._label, name)
 
     def __contains__(self, name: str) -> bool:
         return name in self._run.namespace
