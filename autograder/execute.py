@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import sys
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,16 @@ class _BoundedBuffer(io.StringIO):
         return len(text)
 
 
+def _release_failed_cell_memory(shell: Any, etype: type, value: BaseException, tb: Any,
+                                tb_offset: int | None = None) -> None:
+    """A cell that ran out of memory still holds what it allocated through its traceback's
+    frames (and IPython keeps the last traceback); free it, so later cells and the harness itself
+    can go on under the same memory limit."""
+    traceback.clear_frames(tb)
+    sys.last_traceback = sys.last_value = sys.last_type = None
+    print(f"MemoryError: the cell ran out of memory {value}".rstrip(), file=sys.stderr)
+
+
 def _new_shell(notes: list[str]):
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
@@ -68,6 +80,7 @@ def _new_shell(notes: list[str]):
         notes.append(f"shell command not run: !{cmd.strip()[:80]}")
 
     shell.system = refuse_system
+    shell.set_custom_exc((MemoryError,), _release_failed_cell_memory)
     shell.getoutput = refuse_system
 
     def refuse_cell_magic(line: str, cell: str, *, name: str) -> None:
