@@ -28,6 +28,13 @@ ROOT = Path(__file__).resolve().parents[1]
 LAB = "lab01_rnn_from_scratch"
 
 
+def cpu_jiffies() -> tuple[int, int]:
+    """(busy, total) CPU time of the whole machine so far, from /proc/stat, in clock ticks."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return sum(fields) - idle, sum(fields)
+
+
 def ours(copies: int, workers: int, folder: Path) -> dict:
     from autograder.config import load_course
     from autograder.gradebook import Gradebook
@@ -43,7 +50,9 @@ def ours(copies: int, workers: int, folder: Path) -> dict:
     gradebook = Gradebook(f"sqlite:///{folder / 'bench.sqlite'}")
     submissions = collect([inbox], LAB, course.timezone, folder)
     started = time.perf_counter()
+    busy_before, total_before = cpu_jiffies()
     summary = grade_batch(course, LAB, submissions, gradebook, workers=workers, progress=False)
+    busy_after, total_after = cpu_jiffies()
     wall = time.perf_counter() - started
     runs = gradebook.latest_runs(LAB)
     steady = sorted(runs, key=lambda run: run.finished_at)[workers:]  # after the workers' start
@@ -55,6 +64,7 @@ def ours(copies: int, workers: int, folder: Path) -> dict:
         "overheads": [run.wall_s - run.student_s for run in runs],
         "student": [run.student_s for run in runs],
         "wall": wall,
+        "cores_busy": (busy_after - busy_before) / max(1, total_after - total_before),
         "per_minute": 60 * copies / wall,
         "steady_per_minute": 60 * (len(steady) - 1) / steady_span if steady_span else float("nan"),
         "scores": set(summary.scores.values()),
@@ -103,6 +113,7 @@ def main() -> int:
           f"(min {min(over):.2f}, max {max(over):.2f}); median student-code time "
           f"{statistics.median(result['student']):.2f} s; {result['per_minute']:.1f} submissions/"
           f"minute including worker start, {result['steady_per_minute']:.1f} in steady state; "
+          f"all cores {100 * result['cores_busy']:.0f}% busy; "
           f"scores {sorted(result['scores'])}")  # fmt: skip
     if args.baseline:
         base = baseline(args.baseline)
