@@ -14,7 +14,10 @@ IPython and matplotlib) under Linux bubblewrap when `bwrap` works here:
 Each submission runs in a fresh child forked from the server, with limits on memory
 (RLIMIT_AS), CPU time, file size, processes; the grader enforces wall time per notebook and per
 test and kills the whole sandbox when one is passed. Without bwrap the same worker runs with the
-limits only (`ISOLATION` says which); reports and the summary say so.
+limits only (`isolation()` says which; reports and the summary say so): no filesystem or network
+isolation, but a root grader still drops the worker to a uid of its own (keeping only the right to
+read where the Python installation is root's alone), so RLIMIT_NPROC holds, writes go only where
+any uid may, and the server kills every process of that uid after each submission.
 
 Crash policy: a test that crashes the sandbox or runs out of time fails ("crashed" /
 "timeout"); the next test runs in a fresh sandbox that executes the notebook again, up to
@@ -30,6 +33,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from functools import cache
@@ -182,17 +186,6 @@ def isolation() -> str:
     return "bwrap" if bwrap_works() else "limits only"
 
 
-def processes_limited() -> bool:
-    """Whether the sandbox can cap the number of processes (and so contain a fork bomb).
-
-    RLIMIT_NPROC binds only an unprivileged uid: under bubblewrap, or when a root grader can
-    drop to another uid that can still read the Python installation.
-    """
-    if isolation() == "bwrap" or os.getuid() != 0:
-        return True
-    return _others_can_read(sys.base_prefix)
-
-
 def _others_can_read(path: str) -> bool:
     """True when a process of another uid can reach `path` (every folder above it is o+x)."""
     folders = [Path(path).resolve(), *Path(path).resolve().parents]
@@ -205,7 +198,6 @@ def _scrubbed_env(device: str) -> dict[str, str]:
         "HOME": "/tmp",
         "LANG": "C.UTF-8",
         "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": "/tmp/mpl",
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
@@ -218,15 +210,26 @@ def _scrubbed_env(device: str) -> dict[str, str]:
     return env
 
 
-def _process_count(uid: int) -> int:
-    count = 0
+def _processes_of(uid: int) -> list[int]:
+    pids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 if os.stat(f"/proc/{entry}").st_uid == uid:
-                    count += len(os.listdir(f"/proc/{entry}/task"))
+                    pids.append(int(entry))
             except OSError:
                 pass
+    return pids
+
+
+def _process_count(uid: int) -> int:
+    """Processes and threads of `uid`: what RLIMIT_NPROC counts."""
+    count = 0
+    for pid in _processes_of(uid):
+        try:
+            count += len(os.listdir(f"/proc/{pid}/task"))
+        except OSError:
+            pass
     return count
 
 
@@ -263,6 +266,7 @@ class Sandbox:
         self.process: subprocess.Popen | None = None
         self.session: Session | None = None
         self.starts = 0
+        self.scratch: str | None = None
 
     def sandbox_uid(self) -> int:
         """An unprivileged uid of its own (per grading process and slot), for RLIMIT_NPROC."""
@@ -271,18 +275,24 @@ class Sandbox:
     # -- the server process
     def start(self) -> None:
         uid = self.sandbox_uid() if os.getuid() == 0 else None
-        if uid is not None and self.mode != "bwrap" and not _others_can_read(sys.base_prefix):
-            uid = None  # the unprivileged uid could not import Python itself: stay as we are
         worker = [sys.executable, "-I", "-m", "autograder.worker", str(uid or "")]
         if self.mode == "bwrap":
             command = [*_bwrap_command(self.device), *worker, "--pid-namespace"]
+        elif uid is not None and not _others_can_read(sys.base_prefix):
+            command = [*worker, "--keep-read-access"]  # or the uid could not import Python
         else:
             command = worker
+        env = _scrubbed_env(self.device)
+        if self.mode != "bwrap":  # no private /tmp: a scratch folder of its own, removed at kill
+            self.scratch = tempfile.mkdtemp(prefix="autograder-sandbox-")
+            if uid is not None:
+                os.chown(self.scratch, uid, uid)
+            env.update(HOME=self.scratch, TMPDIR=self.scratch)
         debug = bool(os.environ.get("AUTOGRADER_SANDBOX_DEBUG"))
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=None if debug else subprocess.DEVNULL, env=_scrubbed_env(self.device),
-            start_new_session=True, cwd="/tmp",
+            stderr=None if debug else subprocess.DEVNULL, env=env,
+            start_new_session=True, cwd=self.scratch or "/tmp",
         )  # fmt: skip
         self.starts += 1
         self.uid = uid if uid is not None else os.getuid()
@@ -321,6 +331,14 @@ class Sandbox:
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        if self.mode != "bwrap" and self.uid != os.getuid():
+            # no pid namespace to take them down: a submission's child has a process group of
+            # its own, but not a uid of its own
+            for pid in _processes_of(self.uid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
         for stream in (self.process.stdin, self.process.stdout):
             try:
                 if stream:
@@ -329,6 +347,9 @@ class Sandbox:
                 pass
         self.process.wait()
         self.process = None
+        if self.scratch:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
 
     close = kill
 

@@ -21,12 +21,37 @@ import sys
 import time
 from typing import Any
 
+PR_SET_KEEPCAPS = 8
+PR_SET_NO_NEW_PRIVS = 38
+CAP_DAC_READ_SEARCH = 2
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
-def _drop_privileges(uid: int | None) -> None:
+
+def _drop_privileges(uid: int | None, keep_read_access: bool) -> None:
+    """Become `uid` (as root), and never gain privileges again (setuid programs included).
+
+    `keep_read_access` keeps one capability, CAP_DAC_READ_SEARCH, for a sandbox without
+    bubblewrap whose Python installation only root can read (e.g. under /root): the worker can
+    still import from it, but writes only where any unprivileged uid can, and RLIMIT_NPROC binds
+    it (it binds every uid but root's).
+    """
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
     if uid is not None and os.getuid() == 0:
+        if keep_read_access and libc.prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_KEEPCAPS) failed")
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
+        if keep_read_access:
+            header = (ctypes.c_uint32 * 2)(LINUX_CAPABILITY_VERSION_3, 0)
+            only_read = 1 << CAP_DAC_READ_SEARCH
+            # effective, permitted, inheritable for capabilities 0-31, then 32-63
+            data = (ctypes.c_uint32 * 6)(only_read, only_read, 0, 0, 0, 0)
+            if libc.capset(header, data) != 0:
+                raise OSError(ctypes.get_errno(), "capset failed")
+    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 
 
 def _kill_leftovers() -> None:
@@ -111,6 +136,7 @@ def _serve_submission(request: dict, fd_in: int, fd_out: int) -> None:
     from autograder import boundary, execute
 
     os.setpgid(0, 0)
+    _die_with_parent()  # the server's own request is not inherited: without it a child outlives it
     limits = request["limits"]
     memory = int(limits["memory_mb"]) * 2**20
     if str(request["device"]).startswith("cuda"):
@@ -122,7 +148,7 @@ def _serve_submission(request: dict, fd_in: int, fd_out: int) -> None:
     _limit(resource.RLIMIT_FSIZE, int(limits["max_output_bytes"]))
     _limit(resource.RLIMIT_NPROC, int(limits["max_processes"]))
     _limit(resource.RLIMIT_CORE, 0)
-    workdir = f"/tmp/work-{os.getpid()}"
+    workdir = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"work-{os.getpid()}")
     os.makedirs(workdir, exist_ok=True)
     os.chdir(workdir)
     _prepare_determinism(int(request["seed"]), str(request["device"]))
@@ -229,7 +255,7 @@ def _die_with_parent() -> None:
         pass
 
 
-def serve(uid: int | None, own_pid_namespace: bool) -> None:
+def serve(uid: int | None, own_pid_namespace: bool, keep_read_access: bool) -> None:
     _die_with_parent()
     fd_in, fd_out = os.dup(0), os.dup(1)
     null = os.open(os.devnull, os.O_RDWR)
@@ -237,9 +263,10 @@ def serve(uid: int | None, own_pid_namespace: bool) -> None:
     os.dup2(null, 1)
     if not os.environ.get("AUTOGRADER_SANDBOX_DEBUG"):
         os.dup2(null, 2)
-    _drop_privileges(uid)
+    _drop_privileges(uid, keep_read_access)
     mpl_cache = "/opt/mplcache"
-    config_dir = os.environ.setdefault("MPLCONFIGDIR", "/tmp/mpl")
+    config_dir = os.path.join(os.environ.get("TMPDIR", "/tmp"), "mpl")
+    os.environ["MPLCONFIGDIR"] = config_dir
     os.makedirs(config_dir, exist_ok=True)
     if os.path.isdir(mpl_cache):
         for name in os.listdir(mpl_cache):
@@ -285,6 +312,13 @@ def serve(uid: int | None, own_pid_namespace: bool) -> None:
         _, status = os.waitpid(child, 0)
         if own_pid_namespace:
             _kill_leftovers()
+        elif uid is not None:
+            # a uid of our own: kill(-1) reaches every process of it, also one that left the
+            # child's process group (setsid), and never the grader's
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         else:
             try:
                 os.killpg(child, signal.SIGKILL)
@@ -295,4 +329,5 @@ def serve(uid: int | None, own_pid_namespace: bool) -> None:
 
 if __name__ == "__main__":
     uid_arg = sys.argv[1] if len(sys.argv) > 1 else ""
-    serve(int(uid_arg) if uid_arg.isdigit() else None, "--pid-namespace" in sys.argv)
+    serve(int(uid_arg) if uid_arg.isdigit() else None, "--pid-namespace" in sys.argv,
+          "--keep-read-access" in sys.argv)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import nbformat
@@ -15,8 +17,8 @@ from autograder.sandbox import (
     Sandbox,
     SandboxCrashed,
     SandboxTimeout,
+    _process_count,
     isolation,
-    processes_limited,
 )
 from autograder.testing import strict_call
 
@@ -64,11 +66,13 @@ class Counter:
     def add(self, k):
         self.value = self.value + k
         return self.value
-def forks(n):
+def forks(n, leave_group=False):
     children = 0
     try:
         for _ in range(n):
             if os.fork() == 0:
+                if leave_group:
+                    os.setsid()
                 time.sleep(30)
                 os._exit(0)
             children += 1
@@ -148,8 +152,40 @@ def test_fork_bombs_and_endless_cells_are_contained(sandbox):
     report = sub._connection.current().report
     assert "time limit of 3 s" in report["cells"][1]["error"]
     assert sub.AFTER == 1
-    if processes_limited():
+    assert sub.forks(500) < LIMITS.max_processes
+
+
+def settled_count(uid: int, expected: int) -> int:
+    """The processes of `uid` once killed ones are gone (reaping takes a moment)."""
+    deadline = time.monotonic() + 10
+    while _process_count(uid) > expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return _process_count(uid)
+
+
+@pytest.mark.slow
+def test_without_bubblewrap_the_limits_still_hold():
+    """Limits only: a root grader still drops the sandbox to a uid of its own (which RLIMIT_NPROC
+    binds), and what a submission leaves running is killed, even outside its process group."""
+    box = Sandbox(slot=5, mode="limits only")
+    try:
+        sub = connect(box, PROBE, FUNCTIONS)
+        if os.getuid() == 0:
+            assert sub.UID != 0 and sub.UID == box.uid and not sub.WROTE
+            assert not (REPO / "sandbox-was-here").exists()
+        assert sub.forks(3, leave_group=True) == 3
+        sub._connection.close()
+        if box.uid != os.getuid():  # with a uid of its own, count what runs under it
+            assert settled_count(box.uid, 1) == 1  # the fork server alone
+        sub = connect(box, FUNCTIONS)
         assert sub.forks(500) < LIMITS.max_processes
+        sub._connection.deadline = time.monotonic() + LIMITS.test_timeout_s
+        with pytest.raises(SandboxTimeout):
+            sub.spin()  # the grader kills the sandbox: nothing of it may keep running
+        if box.uid != os.getuid():
+            assert settled_count(box.uid, 0) == 0
+    finally:
+        box.close()
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
