@@ -64,7 +64,8 @@ def terminal_table(grades: list[StudentGrade]) -> str:
     for grade in grades:
         bad = [r for r in grade.run.results if r.outcome not in ("passed", "skipped")]
         kinds = ", ".join(sorted({r.outcome for r in bad})) or "-"
-        lines.append(f"{grade.student:<{width}}  {grade.total:7.2f}  {-grade.penalty:6.2f}  "
+        late = -grade.penalty if grade.penalty else 0.0  # never "-0.00"
+        lines.append(f"{grade.student:<{width}}  {grade.total:7.2f}  {late:6.2f}  "
                      f"{grade.final:7.2f}  {grade.run.sandbox:<7}  {kinds}")  # fmt: skip
     finals = [g.final for g in grades]
     lines.append(f"{len(grades)} students, mean final {sum(finals) / len(finals):.2f}")

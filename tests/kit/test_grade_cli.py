@@ -100,7 +100,8 @@ def test_grade_skip_force_and_report(tiny_course, tmp_path, capsys):
     reports = tmp_path / "reports"
     assert main([*base, "report", "tiny", "--db", db, "--out", str(reports)]) == 0
     table = capsys.readouterr().out
-    assert "good" in table and "4 students" in table
+    assert "good" in table and "4 students" in table and "-0.00" not in table
+    assert any(line.startswith("late ") and " -0.40 " in line for line in table.splitlines())
     rows = {row["student"]: row for row in csv.DictReader((reports / "grades.csv").open())}
     assert rows["good"]["final"] == "2" and rows["wrong"]["final"] == "0"
     assert rows["late"]["total"] == "2" and rows["late"]["late_penalty"] == "0.4"
