@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 import time
+import traceback
 from typing import Any
 
 PR_SET_KEEPCAPS = 8
@@ -223,6 +224,8 @@ def _serve_submission(request: dict, fd_in: int, fd_out: int) -> None:
             else:
                 reply = {"op": "error", "type": "ProtocolError", "message": f"unknown op {op!r}"}
         except BaseException as error:  # noqa: BLE001 - SystemExit from student code included
+            if isinstance(error, MemoryError):  # its frames hold what it allocated: free it first
+                traceback.clear_frames(error.__traceback__)
             try:
                 text = str(error)[:500]
             except BaseException:  # noqa: BLE001 - a hostile __str__
@@ -304,8 +307,6 @@ def serve(uid: int | None, own_pid_namespace: bool, keep_read_access: bool) -> N
                 os._exit(EXIT_OUT_OF_MEMORY)
             except BaseException:  # noqa: BLE001 - report as a crash through the exit code
                 if os.environ.get("AUTOGRADER_SANDBOX_DEBUG"):
-                    import traceback
-
                     traceback.print_exc()
                 os._exit(70)
             os._exit(0)
