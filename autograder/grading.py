@@ -9,6 +9,7 @@ run), so an interrupted batch keeps everything graded so far and resumes where i
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
 import time
@@ -81,6 +82,7 @@ def _init_worker(slots: Any, root: str, device: str) -> None:
 
     slot = slots.get()
     judge.configure(slot=slot, device=device)
+    atexit.register(judge.shutdown)  # the sandbox (and any scratch folder of it) ends with us
     _worker_state.update(course=load_course(Path(root)), device=device)
 
 

@@ -154,3 +154,19 @@ def test_kill_9_loses_nothing_and_the_batch_resumes(tiny_course, tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     assert f"graded {6 - done}, skipped {done}" in resumed.stdout
     assert complete_runs() == 6
+
+
+def test_without_bubblewrap_grading_says_so_and_leaves_no_scratch(tiny_course, tmp_path,
+                                                                 monkeypatch, capsys):
+    import tempfile
+
+    monkeypatch.setenv("AUTOGRADER_NO_BWRAP", "1")
+    scratch = Path(tempfile.gettempdir())
+    before = set(scratch.glob("autograder-sandbox-*"))
+    write(tmp_path / "inbox" / "good.ipynb")
+    db = f"sqlite:///{tmp_path / 'gb.sqlite'}"
+    assert main(["--course", str(tiny_course), "grade", "tiny", str(tmp_path / "inbox"),
+                 "--db", db, "--workers", "1"]) == 0  # fmt: skip
+    assert "limits only" in capsys.readouterr().out
+    assert [run.sandbox for run in Gradebook(db).latest_runs("tiny")] == ["limits only"]
+    assert set(scratch.glob("autograder-sandbox-*")) <= before
