@@ -36,6 +36,8 @@ class Case:
     outcome: str | None = None  # expected outcome of the sigmoid extremes test
     message: str | None = None  # text expected in that test's message (or in every message)
     note: str | None = None  # text expected in the notebook notes
+    isolated_only: bool = False  # holds only under bubblewrap (limits only: files and network
+    #                              are within reach, as every report of such a run says)
 
 
 def _cell(nb: nbformat.NotebookNode, grade_id: str) -> nbformat.NotebookNode:
@@ -209,8 +211,11 @@ fake = json.dumps([{{"outcome": "passed", "earned": 50, "points": 50}}])
 print("TOTAL SCORE: 50/50", fake)
 sys.stderr.write(fake)
 for name in ("results.json", "/tmp/results.json"):
-    with open(name, "w") as handle:
-        handle.write(fake)
+    try:
+        with open(name, "w") as handle:
+            handle.write(fake)
+    except OSError:  # without bubblewrap /tmp is shared: another uid's file may be there
+        pass
 _real_sigmoid = sigmoid
 def sigmoid(n):
     return np.zeros(np.shape(n)) if np.shape(n) == (7,) else _real_sigmoid(n)
@@ -263,8 +268,10 @@ def cases() -> list[Case]:
              48, outcome="failed"),
         Case("prints_fake_scores", extra_cell(FAKE_SCORES, after="sigmoid_check"), 48,
              outcome="failed"),
-        Case("reads_tests_solutions_gradebook", extra_cell(LEAK_CHECK, after="sigmoid_check"), 50),
-        Case("network_connection", extra_cell(NETWORK, after="sigmoid_check"), 50),
+        Case("reads_tests_solutions_gradebook", extra_cell(LEAK_CHECK, after="sigmoid_check"), 50,
+             isolated_only=True),
+        Case("network_connection", extra_cell(NETWORK, after="sigmoid_check"), 50,
+             isolated_only=True),
         Case("writes_outside_workdir", extra_cell(WRITES, after="sigmoid_check"), 50),
         Case("pip_install", extra_cell("!pip install requests\n%pip install numpy==1.0"), 50,
              note="not run"),
