@@ -15,17 +15,25 @@ buffer of `run_notebook`, never to the protocol pipe.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import sys
 import time
 import traceback
+from functools import cache
 from typing import Any
 
+PR_SET_PDEATHSIG = 1
 PR_SET_KEEPCAPS = 8
 PR_SET_NO_NEW_PRIVS = 38
 CAP_DAC_READ_SEARCH = 2
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+@cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
 
 
 def _drop_privileges(uid: int | None, keep_read_access: bool) -> None:
@@ -36,9 +44,7 @@ def _drop_privileges(uid: int | None, keep_read_access: bool) -> None:
     still import from it, but writes only where any unprivileged uid can, and RLIMIT_NPROC binds
     it (it binds every uid but root's).
     """
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
+    libc = _libc()
     if uid is not None and os.getuid() == 0:
         if keep_read_access and libc.prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_KEEPCAPS) failed")
@@ -248,12 +254,23 @@ def _describe_status(status: int) -> dict:
     return {"signal": None, "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None}
 
 
+def _end_leftovers(child: int, own_pid_namespace: bool, own_uid: bool) -> None:
+    """Kill whatever the finished `child` left running, as widely as this sandbox allows."""
+    if own_pid_namespace:
+        _kill_leftovers()
+        return
+    # with a uid of our own, kill(-1) reaches every process of it (also one that left the child's
+    # process group with setsid) and never the grader's; otherwise the child's process group
+    try:
+        os.kill(-1 if own_uid else -child, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def _die_with_parent() -> None:
     """Without bwrap's --die-with-parent: ask the kernel for SIGKILL when the grader dies."""
     try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):
         pass
 
@@ -311,20 +328,7 @@ def serve(uid: int | None, own_pid_namespace: bool, keep_read_access: bool) -> N
                 os._exit(70)
             os._exit(0)
         _, status = os.waitpid(child, 0)
-        if own_pid_namespace:
-            _kill_leftovers()
-        elif uid is not None:
-            # a uid of our own: kill(-1) reaches every process of it, also one that left the
-            # child's process group (setsid), and never the grader's
-            try:
-                os.kill(-1, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        else:
-            try:
-                os.killpg(child, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        _end_leftovers(child, own_pid_namespace, own_uid=uid is not None)
         boundary.write_message(fd_out, {"op": "exited", **_describe_status(status)})
 
 
