@@ -31,9 +31,14 @@ from typing import Any
 
 import numpy as np
 
-MAX_MESSAGE_BYTES = 256 * 1024 * 1024  # a message from the sandbox larger than this is garbled
+# What the trusted side reads from the sandbox: a frame's size is checked from its 8-byte header
+# before any of it is read, and its item count before it is parsed (see `read_message`), so one
+# reply costs the grader at most a small multiple of `max_bytes` (measured in the kit tests).
+DEFAULT_MAX_REPLY_BYTES = 16 * 1024 * 1024  # per lab: `max_reply_mb` in course_config.py
+MAX_REQUEST_BYTES = 1024 * 1024 * 1024  # what the sandbox accepts from the (trusted) grader
+BYTES_PER_ITEM = 16  # a frame of n bytes may hold at most n / 16 JSON items
 MAX_DEPTH = 32
-MAX_ITEMS = 1_000_000  # elements of lists, tuples and dicts in one message
+MAX_ITEMS = 1_000_000  # elements of lists, tuples and dicts in one decoded value
 MAX_STRING = 16 * 1024 * 1024
 DTYPES = frozenset(
     ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
@@ -49,44 +54,88 @@ class BoundaryError(Exception):
 # ---------------------------------------------------------------------------------- framing
 
 
-def write_message(fd: int, message: Any) -> None:
+def frame(message: Any) -> bytes:
+    """`message` as one frame: its length (8 bytes, big-endian), then compact UTF-8 JSON."""
     data = json.dumps(message, allow_nan=True, separators=(",", ":")).encode()
-    payload = HEADER.pack(len(data)) + data
-    view = memoryview(payload)
+    return HEADER.pack(len(data)) + data
+
+
+def _wait(fd: int, deadline: float | None, writing: bool = False) -> None:
+    if deadline is None:
+        return
+    wait = deadline - time.monotonic()
+    if wait <= 0:
+        raise TimeoutError
+    watched = [fd]
+    readable, writable, _ = select.select([] if writing else watched, watched if writing else [],
+                                          [], wait)  # fmt: skip
+    if not (writable if writing else readable):
+        raise TimeoutError
+
+
+def write_message(fd: int, message: Any, deadline: float | None = None) -> None:
+    """Send one frame; with a `deadline`, a peer that stops reading is a TimeoutError, not a hang
+    (the descriptor should then be non-blocking, as the grader's ends are)."""
+    view = memoryview(frame(message))
     while view:
-        written = os.write(fd, view)
+        _wait(fd, deadline, writing=True)
+        try:
+            written = os.write(fd, view)
+        except BlockingIOError:
+            continue
         view = view[written:]
 
 
 def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
-    chunks: list[bytes] = []
-    left = size
-    while left:
-        if deadline is not None:
-            wait = deadline - time.monotonic()
-            if wait <= 0:
-                raise TimeoutError
-            ready, _, _ = select.select([fd], [], [], wait)
-            if not ready:
-                raise TimeoutError
-        chunk = os.read(fd, min(left, 1 << 20))
-        if not chunk:
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    got = 0
+    while got < size:
+        _wait(fd, deadline)
+        try:
+            count = os.readv(fd, [view[got:got + (1 << 20)]])
+        except BlockingIOError:
+            continue
+        if not count:
             raise EOFError
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
+        got += count
+    return bytes(buffer)
 
 
-def read_message(fd: int, deadline: float | None = None, max_bytes: int = MAX_MESSAGE_BYTES) -> Any:
-    """The next message; TimeoutError past `deadline`, EOFError when the pipe closed."""
+def pending(fd: int) -> bool:
+    """True when something is waiting to be read on `fd` (an unasked-for message, or its end)."""
+    return bool(select.select([fd], [], [], 0)[0])
+
+
+def check_frame(data: bytes, max_bytes: int) -> None:
+    """Refuse a frame whose parsing would cost more than a small multiple of `max_bytes`.
+
+    JSON parsing costs memory per item (an empty list is 56 bytes of Python objects for 3 bytes of
+    text), so items are counted first, in C speed, by the characters that open or separate them.
+    Strings holding such characters only make the count larger: the check errs on refusing.
+    """
+    items = data.count(b"[") + data.count(b"{") + data.count(b",")
+    limit = max(1024, max_bytes // BYTES_PER_ITEM)
+    if items > limit:
+        raise BoundaryError(f"a message of {items} items is over the limit of {limit}")
+
+
+def read_message(fd: int, deadline: float | None = None,
+                 max_bytes: int = DEFAULT_MAX_REPLY_BYTES) -> Any:  # fmt: skip
+    """The next message; TimeoutError past `deadline`, EOFError when the peer closed its end
+    (also in the middle of a frame), BoundaryError for a frame over `max_bytes` (known from its
+    header, before reading it), with too many items, or that is not JSON."""
     (size,) = HEADER.unpack(_read_exactly(fd, HEADER.size, deadline))
     if size > max_bytes:
         raise BoundaryError(f"a message of {size} bytes is over the limit of {max_bytes}")
     data = _read_exactly(fd, size, deadline)
+    check_frame(data, max_bytes)
     try:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError):
         raise BoundaryError("a message is not valid JSON") from None
+    except RecursionError:
+        raise BoundaryError("a message is nested too deep") from None
 
 
 # ---------------------------------------------------------------------------------- encode

@@ -9,13 +9,15 @@ from __future__ import annotations
 import hashlib
 import os
 import runpy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 CONFIG_FILE = "course_config.py"
+UNKNOWN_TIME_POLICIES = ("error", "on_time", "late")
+EXCUSED = "excused"  # an extension that waives the late penalty whatever the time
 ROOT_ENV = "AUTOGRADER_COURSE_ROOT"
 DEVICES = ("cpu", "cuda")
 DTYPES = ("float64", "float32")
@@ -36,6 +38,8 @@ class LatePolicy:
     grace_minutes: float
     penalty_per_day: float
     max_days_late: int
+    # What a submission whose time is unknown counts as (see autograder.lateness).
+    unknown_time: str = "error"
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,11 @@ class Lab:
     tolerances: dict[str, dict[str, Tolerance]]
     config_key: str  # where the lab sits in course_config.py, for error messages ("labs[0]")
     training_budget_s: float | None = None  # CPU time a graded training cell may take, if any
+    # Time limits count CPU time; wall time stops code that sleeps after this many times a limit.
+    wall_factor: float = 5.0
+    # The largest answer the sandbox may send for one call (bigger ones fail that test): the
+    # grader's memory per answer stays within a small multiple of it.
+    max_reply_mb: float = 16.0
 
     def tolerance(self, device: str, dtype: str) -> Tolerance:
         """The tolerance for results of `dtype` computed on `device` ("cuda:0" counts as cuda)."""
@@ -71,6 +80,8 @@ class Course:
     seed_salt: str
     late_policy: LatePolicy
     labs: dict[str, Lab]
+    # {lab id: {student id: a later due date, or EXCUSED}}: per-student extensions.
+    extensions: dict[str, dict[str, datetime | str]] = field(default_factory=dict)
 
     def lab(self, lab_id: str) -> Lab:
         if lab_id not in self.labs:
@@ -159,7 +170,13 @@ def _parse_course(root: Path, data: Any) -> Course:
         grace_minutes=_require(late, "grace_minutes", (int, float), "late_policy."),
         penalty_per_day=_require(late, "penalty_per_day", (int, float), "late_policy."),
         max_days_late=_require(late, "max_days_late", int, "late_policy."),
+        unknown_time=_require(late, "unknown_time", str, "late_policy.")
+        if "unknown_time" in late
+        else LatePolicy.unknown_time,
     )
+    if late_policy.unknown_time not in UNKNOWN_TIME_POLICIES:
+        raise ConfigError(f"{CONFIG_FILE}: late_policy.unknown_time: must be one of "
+                          f"{', '.join(UNKNOWN_TIME_POLICIES)}, got {late_policy.unknown_time!r}")
     if not 0 <= late_policy.penalty_per_day <= 1:
         raise ConfigError(f"{CONFIG_FILE}: late_policy.penalty_per_day: must be within [0, 1]")
     defaults = _require(data, "defaults", dict, "")
@@ -170,7 +187,28 @@ def _parse_course(root: Path, data: Any) -> Course:
         if lab.id in labs:
             raise ConfigError(f"{CONFIG_FILE}: labs[{index}].id: duplicate lab id {lab.id!r}")
         labs[lab.id] = lab
-    return Course(root, name, term, tz, salt, late_policy, labs)
+    extensions = _parse_extensions(data.get("extensions", {}), labs, tz)
+    return Course(root, name, term, tz, salt, late_policy, labs, extensions)
+
+
+def _parse_extensions(data: Any, labs: dict[str, Lab], tz: ZoneInfo) -> dict:
+    """`extensions`: {lab id: {student id: "2026-10-20T23:59" (a later due date) or EXCUSED}}."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{CONFIG_FILE}: extensions: expected a dict of labs, got {data!r}")
+    parsed: dict[str, dict[str, datetime | str]] = {}
+    for lab_id, students in data.items():
+        if lab_id not in labs:
+            raise ConfigError(f"{CONFIG_FILE}: extensions.{lab_id}: unknown lab")
+        if not isinstance(students, dict):
+            raise ConfigError(f"{CONFIG_FILE}: extensions.{lab_id}: expected a dict of students")
+        parsed[lab_id] = {}
+        for student, value in students.items():
+            where = f"extensions.{lab_id}."
+            if value == EXCUSED:
+                parsed[lab_id][str(student)] = EXCUSED
+            else:
+                parsed[lab_id][str(student)] = _parse_date(students, student, tz, where)
+    return parsed
 
 
 def _parse_date(data: dict, key: str, tz: ZoneInfo, where: str) -> datetime:
@@ -202,7 +240,8 @@ def _parse_tolerances(data: dict, where: str) -> dict[str, dict[str, Tolerance]]
 
 LAB_KEYS = {
     "id", "title", "notebook", "release", "due", "points", "cell_timeout_s", "notebook_timeout_s",
-    "test_timeout_s", "memory_mb", "skip_tags", "tolerances", "training_budget_s",
+    "test_timeout_s", "memory_mb", "skip_tags", "tolerances", "training_budget_s", "wall_factor",
+    "max_reply_mb",
 }  # fmt: skip
 
 
@@ -243,4 +282,16 @@ def _parse_lab(root: Path, tz: ZoneInfo, data: dict, where: str) -> Lab:
         training_budget_s=_positive(data, "training_budget_s", where)
         if "training_budget_s" in data
         else None,
+        wall_factor=_at_least(data, "wall_factor", 1.0, Lab.wall_factor, where),
+        max_reply_mb=_at_least(data, "max_reply_mb", 0.01, Lab.max_reply_mb, where),
     )
+
+
+def _at_least(data: dict, key: str, low: float, default: float, where: str) -> float:
+    """An optional number setting, `default` when absent, refused below `low`."""
+    if key not in data:
+        return default
+    value = _require(data, key, (int, float), where)
+    if value < low:
+        raise ConfigError(f"{CONFIG_FILE}: {where}{key}: must be at least {low:g}, got {value!r}")
+    return float(value)

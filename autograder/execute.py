@@ -13,13 +13,14 @@ import io
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nbformat import NotebookNode
 
-from autograder.notebook import code_cells
+from autograder.notebook import code_cells, grade_id_of
 
 SHELL_CELL_MAGICS = ("bash", "sh", "script", "system", "sx", "perl", "ruby", "python2", "python3")
 MAX_CAPTURED_OUTPUT = 64 * 1024
@@ -27,7 +28,8 @@ MAX_CAPTURED_OUTPUT = 64 * 1024
 
 @dataclass
 class CellResult:
-    index: int
+    index: int  # the cell's position in the notebook, all cells counted (0-based)
+    grade_id: str | None = None  # nbgrader's name of the cell, when it has one
     error: str | None = None  # "ValueError: ..." when the cell raised
     notes: list[str] = field(default_factory=list)
 
@@ -96,9 +98,15 @@ def _new_shell(notes: list[str]):
 
 
 def run_notebook(
-    nb: NotebookNode, skip_tags: tuple[str, ...] = (), cwd: Path | None = None
+    nb: NotebookNode, skip_tags: tuple[str, ...] = (), cwd: Path | None = None,
+    guard: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
 ) -> NotebookRun:
-    """Run the code cells of `nb` (leaving out `skip_tags`) and return the resulting namespace."""
+    """Run the code cells of `nb` (leaving out `skip_tags`) and return the resulting namespace.
+
+    Each cell runs inside a fresh `guard()` context (the sandbox's time limits): what it raises
+    past IPython, for example a limit firing between the cell's last line and the guard's exit,
+    is that cell's error.
+    """
     os.environ.setdefault("MPLBACKEND", "Agg")
     cells: list[CellResult] = []
     notes: list[str] = []
@@ -111,11 +119,18 @@ def run_notebook(
         with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
             for index, source in code_cells(nb, skip_tags):
                 notes.clear()
-                result = shell.run_cell(source, store_history=False)
-                error = result.error_before_exec or result.error_in_exec
+                try:
+                    with guard():
+                        result = shell.run_cell(source, store_history=False)
+                    error = result.error_before_exec or result.error_in_exec
+                except BaseException as escaped:  # noqa: BLE001 - a limit outside the cell's code
+                    if isinstance(escaped, KeyboardInterrupt | SystemExit):
+                        raise
+                    error = escaped
                 cells.append(
                     CellResult(
                         index=index,
+                        grade_id=grade_id_of(nb.cells[index]),
                         error=f"{type(error).__name__}: {error}"[:500] if error else None,
                         notes=list(notes),
                     )

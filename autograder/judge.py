@@ -31,7 +31,7 @@ from autograder import boundary
 from autograder.config import Course
 from autograder.feedback import fail_missing_name
 from autograder.hidden_tests import pytest_arguments
-from autograder.notebook import NotebookError, read_notebook
+from autograder.notebook import NotebookError, cell_tags, grade_id_of, read_notebook
 from autograder.sandbox import (
     MAX_RESTARTS,
     Limits,
@@ -65,20 +65,29 @@ class MissingName(Exception):
 
 
 def notebook_payload(nb: Any) -> dict:
-    """The parts of a notebook the sandbox needs (code cells with tags; no outputs)."""
+    """The parts of a notebook the sandbox needs: code cells with their tags and grade_id, no
+    outputs; other cells stay as empty placeholders, so cell positions are the notebook's own."""
     cells = []
     for cell in nb.cells:
         if cell.cell_type != "code":
+            cells.append({"cell_type": "raw", "source": "", "metadata": {}})
             continue
-        tags = list(cell.get("metadata", {}).get("tags", []))
-        cells.append({"cell_type": "code", "source": cell.source, "metadata": {"tags": tags},
+        metadata: dict[str, Any] = {"tags": cell_tags(cell)}
+        if grade_id_of(cell):
+            metadata["nbgrader"] = {"grade_id": grade_id_of(cell)}
+        cells.append({"cell_type": "code", "source": cell.source, "metadata": metadata,
                       "outputs": [], "execution_count": None})  # fmt: skip
     return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}
 
 
 @dataclass
 class Connection:
-    """A submission in the sandbox: restarts a fresh child after a crash, up to MAX_RESTARTS."""
+    """A submission in the sandbox: restarts a fresh child after a crash, up to MAX_RESTARTS.
+
+    Each test has `test_timeout_s` of CPU time for all its calls together (the sandbox stops
+    the child when it is spent) and that many times the lab's `wall_factor` of wall time (the
+    grader stops the sandbox when it is spent).
+    """
 
     sandbox: Sandbox
     payload: dict
@@ -89,9 +98,15 @@ class Connection:
     generation: int = 0
     restarts: int = 0
     fatal: SandboxError | None = None
-    deadline: float | None = None
+    deadline: float | None = None  # the current test's wall-clock backstop
+    test_cpu: float = 0.0  # CPU time the current test's calls have used
     student_seconds: float = 0.0
     notebook_report: dict = field(default_factory=dict)
+
+    def begin_test(self, active: bool) -> None:
+        self.test_cpu = 0.0
+        self.deadline = time.monotonic() + self.limits.wall_s(self.limits.test_timeout_s) \
+            if active else None
 
     def current(self) -> Session:
         if self.fatal is not None:
@@ -114,7 +129,7 @@ class Connection:
             raise self.fatal from None
         self.generation += 1
         if self.deadline is not None:  # a restart inside a test does not eat the test's time
-            self.deadline = time.monotonic() + self.limits.test_timeout_s
+            self.begin_test(True)
         if not self.notebook_report:
             self.notebook_report = self.session.report
         return self.session
@@ -123,10 +138,15 @@ class Connection:
         session = self.current()
         if generation is not None and generation != self.generation:
             raise SandboxCrashed("this object belonged to a sandbox that has stopped")
-        reply = session.request(message, self.deadline)
+        if self.deadline is not None:
+            deadline, cpu_left = self.deadline, self.limits.test_timeout_s - self.test_cpu
+        else:  # a call outside a test (a fixture): one test's limits for this call alone
+            deadline = time.monotonic() + self.limits.wall_s(self.limits.test_timeout_s)
+            cpu_left = self.limits.test_timeout_s
+        reply = session.request(message, deadline, cpu_left)
+        self.test_cpu += reply["cpu"]
         if reply["op"] == "error":
-            type_name = str(reply.get("type", "Exception"))[:80]
-            text = str(reply.get("message", ""))[:500]
+            type_name, text = reply["type"][:80], reply["message"][:500]
             if type_name == "MemoryError":
                 raise SandboxLimit(
                     f"the sandbox stopped your code: memory limit of {self.limits.memory_mb} MB "
@@ -138,10 +158,7 @@ class Connection:
             raise error_class(text) if error_class else SubmissionRaised(type_name, text)
         if reply.get("missing"):
             raise MissingName(message.get("name", ""))
-        try:
-            return boundary.decode(reply.get("value"), self._handle)
-        except boundary.BoundaryError as error:
-            raise SandboxCrashed(f"the answer could not be read: {error}") from None
+        return session.decode(reply["value"], self._handle)
 
     def _handle(self, data: dict) -> RemoteObject:
         return RemoteObject(self, data["id"], str(data.get("type", "object"))[:100],
@@ -269,6 +286,8 @@ def configure(slot: int = 0, device: str | None = None) -> None:
 
 
 def process_sandbox(device: str) -> Sandbox:
+    """This process's sandbox (its server is started on first use and kept between
+    submissions)."""
     global _sandbox
     if _sandbox is None or _sandbox.device != device:
         if _sandbox is not None:
@@ -301,14 +320,15 @@ def close_connections() -> list[Connection]:
     return closed
 
 
-def begin_test(timeout_s: float | None) -> None:
+def begin_test(active: bool = True) -> None:
+    """A hidden test starts: its calls share one test's CPU time and wall-clock backstop."""
     for connection in _connections.values():
-        connection.deadline = time.monotonic() + timeout_s if timeout_s else None
+        connection.begin_test(active)
 
 
 def end_test() -> None:
     for connection in _connections.values():
-        connection.deadline = None
+        connection.begin_test(False)
 
 
 # ------------------------------------------------------------------ grading one notebook

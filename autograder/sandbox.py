@@ -7,17 +7,46 @@ IPython and matplotlib) under Linux bubblewrap when `bwrap` works here:
 - a read-only view of the system (/usr, /etc), the Python installation and the virtual
   environment, plus the `autograder` and `courselib` packages, and nothing else of the course:
   no tests/, solutions/, source/, gradebook, or other submissions (the notebook's code is sent
-  over the pipe; the files never enter);
-- a private, size-bounded, writable /tmp holding the working folder;
-- a scrubbed environment; an unprivileged uid (one per worker slot, so RLIMIT_NPROC holds).
+  over a socket; the files never enter);
+- a private, size-bounded, writable /tmp; a scrubbed environment; an unprivileged uid leased for
+  this sandbox alone (see `lease_sandbox_uid`), so RLIMIT_NPROC holds and nothing else runs as it.
 
-Each submission runs in a fresh child forked from the server, with limits on memory
-(RLIMIT_AS), CPU time, file size, processes; the grader enforces wall time per notebook and per
-test and kills the whole sandbox when one is passed. Without bwrap the same worker runs with the
-limits only (`isolation()` says which; reports and the summary say so): no filesystem or network
-isolation, but a root grader still drops the worker to a uid of its own (keeping only the right to
-read where the Python installation is root's alone), so RLIMIT_NPROC holds, writes go only where
-any uid may, and the server kills every process of that uid after each submission.
+What is isolated per submission (nothing crosses from one submission to the next):
+
+- **Channel.** Each submission talks to the grader over a socket pair made for it alone: the
+  grader passes one end to the server with the "start" frame (SCM_RIGHTS); the forked child keeps
+  only that descriptor (every other one, the server's control socket included, is closed before
+  any student code runs), and the server closes its copy. A child therefore cannot read or write
+  the server's control socket or another submission's messages. The server is non-dumpable, so a
+  child (same uid) cannot ptrace it or open /proc/<server>/fd or /mem; sockets cannot be reopened
+  through /proc anyway. The server itself never runs student code and never reads its channel.
+- **Files.** Each child works in a fresh folder with a random name (mode 0700) holding its
+  working folder, TMPDIR, HOME and matplotlib config. After the child, the server kills what it
+  left running and empties the sandbox's private /tmp (without bubblewrap: its scratch folder, and
+  what the sandbox uid owns in /tmp, /var/tmp and /dev/shm) and removes its System V IPC objects,
+  so the next submission starts with an empty /tmp (the tmpfs is emptied, not carried over).
+- **Memory and processes.** Each submission runs in a fresh child forked from the clean server
+  (copy-on-write: nothing an earlier child changed is visible), with its own limits on memory
+  (RLIMIT_AS; on CUDA private data plus a share of the GPU's memory), CPU time, file size and
+  processes; leftovers are killed by pid namespace (bwrap) or by the leased uid.
+- **Protocol.** Every frame from the sandbox is hostile until validated: its size is checked from
+  its header against the lab's `max_reply_mb`, its item count before it is parsed, its fields
+  against a schema, its request id against the request. Anything unexpected (an undecodable or
+  oversized reply, an unknown or out-of-order op, a message nobody asked for, a wrong id, a
+  malformed report or exit status) kills the whole sandbox and fails the current test as
+  `crashed`; the next test starts a fresh sandbox. A stale message is never read as an answer.
+
+Time limits count CPU time, so a busy machine does not change a verdict: each cell has
+`cell_timeout_s` of CPU time, the notebook `notebook_timeout_s`, each test `test_timeout_s` (all
+its calls together), enforced inside the child (ITIMER_PROF, then RLIMIT_CPU for code stuck in C).
+Wall time is only a backstop against code that sleeps: `wall_factor` times each limit, enforced
+by the grader, which then kills the sandbox.
+
+Without bwrap the same worker runs with the limits only (`isolation()` says which; reports and the
+summary say so): no filesystem or network isolation, but a root grader still drops the worker to
+a leased uid of its own (keeping only the right to read where the Python installation is root's
+alone), so RLIMIT_NPROC holds, writes go only where any uid may, and the server kills every
+process of that uid after each submission.
 
 Crash policy: a test that crashes the sandbox or runs out of time fails ("crashed" /
 "timeout"); the next test runs in a fresh sandbox that executes the notebook again, up to
@@ -27,10 +56,16 @@ same reason. A notebook that itself crashes or times out is not retried.
 
 from __future__ import annotations
 
+import fcntl
+import grp
 import importlib.util
+import math
 import os
+import pwd
+import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -42,13 +77,19 @@ from typing import Any
 
 from autograder import boundary
 from autograder.config import Lab
+from autograder.worker import processes_of, remove_files_of, status_fields, wait_until_gone
 
 MAX_RESTARTS = 3
 START_TIMEOUT_S = 120.0
-SANDBOX_UID_BASE = 61000
+EXIT_WAIT_S = 10.0  # how long a finished child's "exited" report may take (leftovers killed)
 TMP_BYTES = 512 * 2**20
 DEFAULT_MAX_PROCESSES = 64
 DEFAULT_MAX_OUTPUT_BYTES = 64 * 2**20
+# Sandbox uids: a range that no account uses (systemd leaves 0x70000000-0x7FFFFFFF unassigned).
+UID_RANGE_ENV = "AUTOGRADER_SANDBOX_UIDS"
+DEFAULT_UID_RANGE = (1_900_000_000, 1_900_065_535)
+# Exit codes of a child that enforced a limit itself (see autograder.worker)
+EXIT_HARNESS_FAILED, EXIT_OUT_OF_MEMORY, EXIT_NOTEBOOK_TIME, EXIT_TEST_TIME = 70, 71, 72, 73
 SIGNAL_WORDS = {
     signal.SIGSEGV: "a segmentation fault",
     signal.SIGBUS: "a bus error",
@@ -97,6 +138,8 @@ class Limits:
     test_timeout_s: float
     max_processes: int = DEFAULT_MAX_PROCESSES
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
+    wall_factor: float = 5.0
+    max_reply_bytes: int = boundary.DEFAULT_MAX_REPLY_BYTES
 
     @classmethod
     def of(cls, lab: Lab) -> Limits:
@@ -106,9 +149,95 @@ class Limits:
             cell_timeout_s=lab.cell_timeout_s,
             notebook_timeout_s=lab.notebook_timeout_s,
             test_timeout_s=lab.test_timeout_s,
-            max_processes=int(getattr(lab, "max_processes", DEFAULT_MAX_PROCESSES)),
-            max_output_bytes=int(getattr(lab, "max_output_bytes", DEFAULT_MAX_OUTPUT_BYTES)),
+            wall_factor=lab.wall_factor,
+            max_reply_bytes=int(lab.max_reply_mb * 2**20),
         )
+
+    def wall_s(self, cpu_s: float) -> float:
+        """The wall-clock backstop of a limit of `cpu_s` seconds of CPU time."""
+        return cpu_s * self.wall_factor
+
+
+# ------------------------------------------------------------------ the sandbox's own uid
+
+
+@dataclass
+class UidLease:
+    """A uid that this grading process alone runs sandboxes as, held by an flock."""
+
+    uid: int
+    lock: int  # the open, locked file; closing it (or our exit) ends the lease
+
+    def release(self) -> None:
+        try:
+            os.close(self.lock)
+        except OSError:
+            pass
+
+
+def sandbox_uid_range() -> tuple[int, int]:
+    text = os.environ.get(UID_RANGE_ENV, "")
+    if not text:
+        return DEFAULT_UID_RANGE
+    try:
+        first, last = (int(part) for part in text.split("-"))
+    except ValueError:
+        raise SandboxUnavailable(f"${UID_RANGE_ENV}={text!r}: expected FIRST-LAST") from None
+    if not 0 < first <= last < 2**31:
+        raise SandboxUnavailable(f"${UID_RANGE_ENV}={text!r}: expected 0 < FIRST <= LAST < 2^31")
+    return first, last
+
+
+def _process_uids() -> set[int]:
+    """The uids that living processes run as (a zombie can do nothing more)."""
+    uids = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = status_fields(int(entry))
+            uid = fields.get("Uid", "").split("\t")[0]
+            if uid.isdigit() and not fields.get("State", "").startswith("Z"):
+                uids.add(int(uid))
+    return uids
+
+
+def lease_sandbox_uid() -> UidLease:
+    """A uid from the sandbox range that no account, no group and no running process uses, locked
+    for this process, so that killing "every process of the uid" only ever kills our own."""
+    first, last = sandbox_uid_range()
+    for kind, entries in (("account", pwd.getpwall()), ("group", grp.getgrall())):
+        for entry in entries:
+            number = entry.pw_uid if kind == "account" else entry.gr_gid
+            if first <= number <= last:
+                name = entry.pw_name if kind == "account" else entry.gr_name
+                raise SandboxUnavailable(
+                    f"the sandbox uids {first}-{last} include the {kind} {name!r} ({number}); "
+                    f"set ${UID_RANGE_ENV}=FIRST-LAST to a range that no account or group uses"
+                )
+    folder = Path("/run/lock" if os.access("/run/lock", os.W_OK) else tempfile.gettempdir())
+    folder = folder / "autograder-sandbox-uids"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    busy = _process_uids()
+    size = last - first + 1
+    offset = random.randrange(size)
+    for step in range(min(size, 4096)):
+        uid = first + (offset + step) % size
+        if uid in busy:
+            continue
+        lock = os.open(folder / str(uid), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(lock)
+            continue
+        if uid in _process_uids():  # taken between our look and the lock by a stale sandbox
+            os.close(lock)
+            continue
+        remove_files_of(uid)  # what a sandbox of a grader that died left under this uid
+        return UidLease(uid, lock)
+    raise SandboxUnavailable(f"no free sandbox uid in {first}-{last}")
+
+
+# ------------------------------------------------------------------ starting the server
 
 
 def _package_dir(name: str) -> Path | None:
@@ -120,7 +249,13 @@ def _package_dir(name: str) -> Path | None:
     return Path(spec.origin).resolve().parent if spec.origin else None
 
 
-def _bwrap_command(device: str) -> list[str]:
+def gpu_index(slot: int) -> int:
+    """The GPU a sandbox of `slot` gets: one each, round robin over the machine's GPUs."""
+    count = len([node for node in Path("/dev").glob("nvidia[0-9]*")])
+    return slot % count if count else 0
+
+
+def _bwrap_command(device: str, slot: int = 0) -> list[str]:
     command = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
                "--unshare-cgroup-try", "--die-with-parent", "--new-session"]  # fmt: skip
     if os.getuid() != 0:
@@ -157,8 +292,11 @@ def _bwrap_command(device: str) -> list[str]:
                         "/opt/mplcache"])  # fmt: skip
     command.extend(["--dev", "/dev", "--proc", "/proc", "--chdir", "/tmp"])
     if device.startswith("cuda"):
-        for node in sorted(Path("/dev").glob("nvidia*")):
-            command.extend(["--dev-bind-try", str(node), str(node)])
+        # the driver's control nodes and this sandbox's GPU only (CUDA_VISIBLE_DEVICES matches)
+        nodes = [f"/dev/nvidia{gpu_index(slot)}", "/dev/nvidiactl", "/dev/nvidia-uvm",
+                 "/dev/nvidia-uvm-tools", "/dev/nvidia-modeset"]  # fmt: skip
+        for node in nodes:
+            command.extend(["--dev-bind-try", node, node])
         command.extend(["--ro-bind-try", "/sys", "/sys",
                         "--ro-bind-try", "/proc/driver/nvidia", "/proc/driver/nvidia"])  # fmt: skip
     return command
@@ -192,7 +330,7 @@ def _others_can_read(path: str) -> bool:
     return all(folder.stat().st_mode & 0o001 for folder in folders if folder.exists())
 
 
-def _scrubbed_env(device: str) -> dict[str, str]:
+def _scrubbed_env(device: str, slot: int) -> dict[str, str]:
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": "/tmp",
@@ -205,27 +343,17 @@ def _scrubbed_env(device: str) -> dict[str, str]:
         "COURSELIB_DEVICE": device,
         "CUBLAS_WORKSPACE_CONFIG": ":4096:8",
     }
+    if device.startswith("cuda"):
+        env["CUDA_VISIBLE_DEVICES"] = str(gpu_index(slot))
     if os.environ.get("AUTOGRADER_SANDBOX_DEBUG"):
         env["AUTOGRADER_SANDBOX_DEBUG"] = "1"
     return env
 
 
-def _processes_of(uid: int) -> list[int]:
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.stat(f"/proc/{entry}").st_uid == uid:
-                    pids.append(int(entry))
-            except OSError:
-                pass
-    return pids
-
-
 def _process_count(uid: int) -> int:
     """Processes and threads of `uid`: what RLIMIT_NPROC counts."""
     count = 0
-    for pid in _processes_of(uid):
+    for pid in processes_of(uid):
         try:
             count += len(os.listdir(f"/proc/{pid}/task"))
         except OSError:
@@ -233,27 +361,97 @@ def _process_count(uid: int) -> int:
     return count
 
 
-def describe_exit(message: dict, limits: Limits) -> str:
+def describe_exit(message: dict, limits: Limits) -> tuple[str, str]:
+    """(outcome, message) for a child that ended with the reported signal or exit code."""
     sig, code = message.get("signal"), message.get("code")
     if sig == signal.SIGXCPU:
-        return f"the sandbox stopped: CPU time limit of {limits.cpu_s} s exceeded"
+        return "timeout", "the sandbox stopped your code: it ran past its CPU time limit"
     if sig == signal.SIGXFSZ:
-        return (f"the sandbox stopped: file size limit of {limits.max_output_bytes // 2**20} MB "
-                "exceeded")  # fmt: skip
+        return "crashed", (f"the sandbox stopped: file size limit of "
+                           f"{limits.max_output_bytes // 2**20} MB exceeded")  # fmt: skip
     if sig is not None:
+        if sig == signal.SIGKILL:
+            return "crashed", "the sandbox stopped: the process was killed (SIGKILL)"
         try:
             words = SIGNAL_WORDS.get(signal.Signals(sig), f"signal {signal.Signals(sig).name}")
         except ValueError:
             words = f"signal {sig}"
-        if sig == signal.SIGKILL:
-            return "the sandbox stopped: the process was killed (SIGKILL)"
-        return f"the sandbox stopped: the process died of {words}"
-    if code == 71:  # autograder.worker.EXIT_OUT_OF_MEMORY
-        return f"the sandbox stopped: memory limit of {limits.memory_mb} MB exceeded"
+        return "crashed", f"the sandbox stopped: the process died of {words}"
+    if code == EXIT_OUT_OF_MEMORY:
+        return "crashed", f"the sandbox stopped: memory limit of {limits.memory_mb} MB exceeded"
+    if code == EXIT_NOTEBOOK_TIME:
+        return "timeout", (f"the notebook ran past its time limit of {limits.notebook_timeout_s:g} "
+                           "s of CPU time")  # fmt: skip
+    if code == EXIT_TEST_TIME:
+        return "timeout", (f"the test ran past its time limit of {limits.test_timeout_s:g} s of "
+                           "CPU time")  # fmt: skip
     if code is not None:
-        return (f"the sandbox stopped: your code ended the Python process (exit code {code}), "
-                "for example with os._exit() or by killing itself")  # fmt: skip
-    return "the sandbox stopped for an unknown reason"
+        return "crashed", (f"the sandbox stopped: your code ended the Python process (exit "
+                           f"code {code}), for example with os._exit() or by killing itself")
+    return "crashed", "the sandbox stopped for an unknown reason"
+
+
+# ------------------------------------------------------------------ validating what comes back
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) in (int, float) and math.isfinite(value) and value >= 0
+
+
+def _is_text(value: Any, limit: int, optional: bool = False) -> bool:
+    return (optional and value is None) or (type(value) is str and len(value) <= limit)
+
+
+def _valid_cell(cell: Any) -> bool:
+    return (
+        type(cell) is dict and set(cell) == {"index", "grade_id", "error", "notes"}
+        and type(cell["index"]) is int and 0 <= cell["index"] < 1_000_000
+        and _is_text(cell["grade_id"], 200, optional=True)
+        and _is_text(cell["error"], 1000, optional=True)
+        and type(cell["notes"]) is list and len(cell["notes"]) <= 100
+        and all(_is_text(note, 500) for note in cell["notes"])
+    )  # fmt: skip
+
+
+def valid_ready(message: Any) -> bool:
+    """The report of a notebook run: {"op": "ready", "seconds", "cpu", "output", "cells"}."""
+    return (
+        type(message) is dict and set(message) == {"op", "seconds", "cpu", "output", "cells"}
+        and message["op"] == "ready" and _is_number(message["seconds"])
+        and _is_number(message["cpu"]) and _is_text(message["output"], 8000)
+        and type(message["cells"]) is list and len(message["cells"]) <= 10_000
+        and all(_valid_cell(cell) for cell in message["cells"])
+    )  # fmt: skip
+
+
+def valid_reply(message: Any, request_id: int) -> bool:
+    """The answer to request `request_id`: a value (or "missing"), or the error it raised."""
+    if type(message) is not dict or type(message.get("id")) is not int:
+        return False
+    if message["id"] != request_id:
+        return False
+    if not (_is_number(message.get("seconds")) and _is_number(message.get("cpu"))):
+        return False
+    if message.get("op") == "reply":
+        keys = set(message) - {"op", "id", "seconds", "cpu"}
+        return keys == {"value"} or (keys == {"missing"} and message["missing"] is True)
+    if message.get("op") == "error":
+        keys = {"op", "id", "seconds", "cpu", "type", "message"}
+        return (set(message) == keys and _is_text(message["type"], 200)
+                and _is_text(message["message"], 2000))  # fmt: skip
+    return False
+
+
+def valid_exit(message: Any) -> bool:
+    """How a child ended: {"op": "exited", "signal": int | None, "code": int | None}."""
+    return (
+        type(message) is dict and set(message) == {"op", "signal", "code"}
+        and message["op"] == "exited"
+        and all(message[key] is None or type(message[key]) is int for key in ("signal", "code"))
+    )  # fmt: skip
+
+
+# ------------------------------------------------------------------ the sandbox
 
 
 class Sandbox:
@@ -264,67 +462,62 @@ class Sandbox:
         self.device = device
         self.mode = mode or isolation()
         self.process: subprocess.Popen | None = None
+        self.control: socket.socket | None = None
         self.session: Session | None = None
+        self.lease: UidLease | None = None
+        self.uid = os.getuid()
         self.starts = 0
         self.scratch: str | None = None
 
-    def sandbox_uid(self) -> int:
-        """An unprivileged uid of its own (per grading process and slot), for RLIMIT_NPROC."""
-        return SANDBOX_UID_BASE + (os.getpid() * 8 + self.slot) % 20000
-
     # -- the server process
     def start(self) -> None:
-        uid = self.sandbox_uid() if os.getuid() == 0 else None
+        if os.getuid() == 0 and self.lease is None:
+            self.lease = lease_sandbox_uid()
+        uid = self.lease.uid if self.lease else None
         worker = [sys.executable, "-I", "-m", "autograder.worker", str(uid or "")]
         if self.mode == "bwrap":
-            command = [*_bwrap_command(self.device), *worker, "--pid-namespace"]
+            command = [*_bwrap_command(self.device, self.slot), *worker, "--pid-namespace"]
         elif uid is not None and not _others_can_read(sys.base_prefix):
             command = [*worker, "--keep-read-access"]  # or the uid could not import Python
         else:
             command = worker
-        env = _scrubbed_env(self.device)
+        env = _scrubbed_env(self.device, self.slot)
         if self.mode != "bwrap":  # no private /tmp: a scratch folder of its own, removed at kill
             self.scratch = tempfile.mkdtemp(prefix="autograder-sandbox-")
             if uid is not None:
                 os.chown(self.scratch, uid, uid)
             env.update(HOME=self.scratch, TMPDIR=self.scratch)
         debug = bool(os.environ.get("AUTOGRADER_SANDBOX_DEBUG"))
-        self.process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=None if debug else subprocess.DEVNULL, env=env,
-            start_new_session=True, cwd=self.scratch or "/tmp",
-        )  # fmt: skip
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        with theirs:
+            self.process = subprocess.Popen(
+                command, stdin=theirs, stdout=subprocess.DEVNULL,
+                stderr=None if debug else subprocess.DEVNULL, env=env,
+                start_new_session=True, cwd=self.scratch or "/tmp",
+            )  # fmt: skip
+        ours.setblocking(False)
+        self.control = ours
         self.starts += 1
         self.uid = uid if uid is not None else os.getuid()
         try:
-            hello = boundary.read_message(self._out, time.monotonic() + START_TIMEOUT_S)
+            hello = boundary.read_message(ours.fileno(), time.monotonic() + START_TIMEOUT_S, 4096)
         except (TimeoutError, EOFError, boundary.BoundaryError):
             self.kill()
             raise SandboxUnavailable(
                 f"the sandbox ({self.mode}) did not start; "
                 "set AUTOGRADER_SANDBOX_DEBUG=1 to see why"
             ) from None
-        if not isinstance(hello, dict) or hello.get("op") != "hello":
+        if not (type(hello) is dict and hello.get("op") == "hello"):
             self.kill()
             raise SandboxUnavailable("the sandbox sent a malformed greeting")
-
-    @property
-    def _in(self) -> int:
-        assert self.process and self.process.stdin
-        return self.process.stdin.fileno()
-
-    @property
-    def _out(self) -> int:
-        assert self.process and self.process.stdout
-        return self.process.stdout.fileno()
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
     def kill(self) -> None:
+        """End the server, its children and everything of its uid; the next open() starts anew."""
         if self.session is not None:
-            self.session.dead = self.session.dead or "the sandbox was stopped"
-            self.session = None
+            self.session.end("the sandbox was stopped")
         if self.process is None:
             return
         try:
@@ -333,32 +526,42 @@ class Sandbox:
             pass
         if self.mode != "bwrap" and self.uid != os.getuid():
             # no pid namespace to take them down: a submission's child has a process group of
-            # its own, but not a uid of its own
-            for pid in _processes_of(self.uid):
+            # its own, but not a uid of its own (the leased uid runs nothing but this sandbox)
+            for pid in processes_of(self.uid):
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
                     pass
-        for stream in (self.process.stdin, self.process.stdout):
-            try:
-                if stream:
-                    stream.close()
-            except OSError:
-                pass
+            # and what they left in the machine's shared folders (a stopped server cannot)
+            wait_until_gone(self.uid)
+            remove_files_of(self.uid, spare=self.scratch)
+        if self.control is not None:
+            self.control.close()
+            self.control = None
         self.process.wait()
         self.process = None
         if self.scratch:
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.scratch = None
 
-    close = kill
+    def close(self) -> None:
+        self.kill()
+        if self.lease is not None:
+            self.lease.release()
+            self.lease = None
 
-    def _send(self, message: dict) -> None:
+    def read_exit(self) -> dict:
+        """The server's report on the child that just ended; anything else ends the sandbox."""
+        assert self.control is not None
         try:
-            boundary.write_message(self._in, message)
-        except (BrokenPipeError, OSError):
+            message = boundary.read_message(self.control.fileno(),
+                                            time.monotonic() + EXIT_WAIT_S, 4096)  # fmt: skip
+        except (TimeoutError, EOFError, boundary.BoundaryError):
+            message = None
+        if not valid_exit(message):
             self.kill()
-            raise SandboxCrashed("the sandbox stopped: its pipe closed") from None
+            raise SandboxCrashed("the sandbox stopped: its process ended")
+        return message
 
     # -- submissions
     def open(
@@ -367,100 +570,140 @@ class Sandbox:
         """Execute `notebook` (an nbformat dict) in a fresh child; the session serves calls."""
         if self.session is not None:
             self.session.close()
+        if self.alive() and boundary.pending(self.control.fileno()):
+            self.kill()  # the server said something nobody asked for: start anew
         if not self.alive():
             self.start()
         if self.uid == os.getuid():  # no uid of its own: count what the uid already runs
             max_processes = _process_count(self.uid) + limits.max_processes
         else:
             max_processes = limits.max_processes
-        request = {
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        with theirs:
+            try:
+                socket.send_fds(self.control, [boundary.frame({"op": "start"})], [theirs.fileno()])
+            except OSError:
+                ours.close()
+                self.kill()
+                raise SandboxCrashed("the sandbox stopped: its control socket closed") from None
+        ours.setblocking(False)
+        session = Session(self, ours, limits)
+        self.session = session
+        deadline = time.monotonic() + limits.wall_s(limits.notebook_timeout_s)
+        session.send({
             "op": "start", "notebook": notebook, "skip_tags": list(skip_tags), "seed": seed,
             "device": self.device,
             "limits": {"memory_mb": limits.memory_mb, "cpu_s": limits.cpu_s,
                        "cell_timeout_s": limits.cell_timeout_s,
+                       "notebook_timeout_s": limits.notebook_timeout_s,
+                       "wall_factor": limits.wall_factor,
                        "max_output_bytes": limits.max_output_bytes,
                        "max_processes": max_processes},
-        }  # fmt: skip
-        session = Session(self, limits)
-        self.session = session
-        self._send(request)
-        deadline = time.monotonic() + limits.notebook_timeout_s
-        ready = session.receive(deadline, what=f"the notebook ran past its time limit of "
-                                                f"{limits.notebook_timeout_s:g} s")  # fmt: skip
-        if ready.get("op") != "ready":
-            session.dead = "the sandbox sent a malformed answer"
-            self.kill()
-            raise SandboxCrashed(session.dead)
+        }, deadline)  # fmt: skip
+        ready = session.receive(deadline, f"the notebook ran past its time limit "
+                                          f"({limits.wall_s(limits.notebook_timeout_s):g} s of "
+                                          "wall-clock time)")  # fmt: skip
+        if not valid_ready(ready):
+            session.fail("the sandbox sent a malformed report of the notebook run")
         session.report = ready
-        session.student_seconds += float(ready.get("seconds") or 0.0)
+        session.student_seconds += ready["seconds"]
         return session
 
 
 class Session:
-    """One submission running in a sandbox child: send requests, get decoded replies."""
+    """One submission running in a sandbox child, over its own channel."""
 
-    def __init__(self, sandbox: Sandbox, limits: Limits):
+    def __init__(self, sandbox: Sandbox, channel: socket.socket, limits: Limits):
         self.sandbox = sandbox
+        self.channel: socket.socket | None = channel
         self.limits = limits
         self.dead: str | None = None
         self.dead_kind = "crashed"
         self.report: dict[str, Any] = {}
         self.student_seconds = 0.0
+        self.last_id = 0
 
-    def receive(self, deadline: float | None, what: str = "") -> dict:
-        sandbox = self.sandbox
+    def end(self, reason: str, kind: str = "crashed") -> None:
+        """Mark the session over and close its channel (the child sees the end and exits)."""
+        self.dead = self.dead or reason
+        self.dead_kind = kind if self.dead == reason else self.dead_kind
+        if self.channel is not None:
+            self.channel.close()
+            self.channel = None
+        if self.sandbox.session is self:
+            self.sandbox.session = None
+
+    def fail(self, reason: str, kind: str = "crashed") -> None:
+        """A protocol surprise or a time limit: the whole sandbox goes; the test fails."""
+        self.end(reason, kind)
+        self.sandbox.kill()
+        raise (SandboxTimeout if kind == "timeout" else SandboxCrashed)(reason)
+
+    def _child_ended(self) -> None:
+        """The child closed its channel: read how it ended from the server, and say so."""
+        message = self.sandbox.read_exit()  # kills the sandbox when the report is not one
+        kind, reason = describe_exit(message, self.limits)
+        self.end(reason, kind)
+        raise (SandboxTimeout if kind == "timeout" else SandboxCrashed)(reason)
+
+    def send(self, message: dict, deadline: float) -> None:
+        assert self.channel is not None
         try:
-            message = boundary.read_message(sandbox._out, deadline)
+            boundary.write_message(self.channel.fileno(), message, deadline)
         except TimeoutError:
-            self.dead, self.dead_kind = what or "the sandbox ran out of time", "timeout"
-            sandbox.kill()
-            raise SandboxTimeout(self.dead) from None
-        except EOFError:
-            self.dead = "the sandbox stopped: its process ended"
-            sandbox.kill()
-            raise SandboxCrashed(self.dead) from None
-        except boundary.BoundaryError as error:
-            self.dead = f"the sandbox sent a garbled answer ({error})"
-            sandbox.kill()
-            raise SandboxCrashed(self.dead) from None
-        if not isinstance(message, dict):
-            self.dead = "the sandbox sent a garbled answer"
-            sandbox.kill()
-            raise SandboxCrashed(self.dead)
-        if message.get("op") == "exited":
-            self.dead = describe_exit(message, self.limits)
-            if sandbox.session is self:
-                sandbox.session = None
-            raise SandboxCrashed(self.dead)
-        return message
+            self.fail("the sandbox stopped reading its requests", "timeout")
+        except OSError:  # the child is gone (EPIPE, ECONNRESET)
+            self._child_ended()
 
-    def request(self, message: dict, deadline: float | None) -> dict:
+    def receive(self, deadline: float, what: str) -> Any:
+        assert self.channel is not None
+        try:
+            return boundary.read_message(self.channel.fileno(), deadline,
+                                         self.limits.max_reply_bytes)  # fmt: skip
+        except TimeoutError:
+            self.fail(what, "timeout")
+        except (EOFError, ConnectionResetError):
+            self._child_ended()
+        except boundary.BoundaryError as error:
+            self.fail(f"the sandbox sent a garbled answer ({error})")
+
+    def request(self, message: dict, deadline: float, cpu_left: float) -> dict:
+        """Send a request with the CPU time left to its test; its validated reply."""
         if self.dead:
-            error = SandboxTimeout if self.dead_kind == "timeout" else SandboxCrashed
-            raise error(self.dead)
-        self.sandbox._send(message)
-        reply = self.receive(deadline, what=f"the test ran past its time limit of "
-                                             f"{self.limits.test_timeout_s:g} s")  # fmt: skip
-        self.student_seconds += float(reply.get("seconds") or 0.0) if isinstance(
-            reply.get("seconds"), int | float) else 0.0  # fmt: skip
-        if reply.get("op") not in ("reply", "error"):
-            self.dead = "the sandbox sent a garbled answer"
-            self.sandbox.kill()
-            raise SandboxCrashed(self.dead)
+            raise (SandboxTimeout if self.dead_kind == "timeout" else SandboxCrashed)(self.dead)
+        assert self.channel is not None
+        if boundary.pending(self.channel.fileno()):
+            try:
+                unasked = self.channel.recv(1, socket.MSG_PEEK)
+            except OSError:
+                unasked = b""
+            if not unasked:
+                self._child_ended()  # it ended between requests
+            self.fail("the sandbox sent a message nobody asked for")
+        self.last_id += 1
+        self.send({**message, "id": self.last_id, "cpu_left": max(cpu_left, 0.01)}, deadline)
+        reply = self.receive(deadline, f"the test ran past its time limit "
+                                       f"({self.limits.wall_s(self.limits.test_timeout_s):g} s of "
+                                       "wall-clock time)")  # fmt: skip
+        if not valid_reply(reply, self.last_id):
+            self.fail("the sandbox sent a malformed answer")
+        self.student_seconds += reply["seconds"]
         return reply
 
+    def decode(self, value: Any, resolve_handle: Any) -> Any:
+        """A reply's value as plain data; a value that breaks the boundary's rules ends the
+        sandbox (whatever else the child may have sent is never read)."""
+        try:
+            return boundary.decode(value, resolve_handle)
+        except boundary.BoundaryError as error:
+            self.fail(f"the answer could not be read: {error}")
+
     def close(self) -> None:
-        """End the child cleanly (or kill the sandbox if it does not end)."""
+        """End the child: close its channel, then wait for the server to report it gone."""
         if self.dead:
             return
-        self.dead = "the submission's session ended"
-        sandbox = self.sandbox
-        if sandbox.session is self:
-            sandbox.session = None
+        self.end("the submission's session ended")
         try:
-            boundary.write_message(sandbox._in, {"op": "end"})
-            message = boundary.read_message(sandbox._out, time.monotonic() + 10)
-            if not (isinstance(message, dict) and message.get("op") == "exited"):
-                sandbox.kill()
-        except (OSError, TimeoutError, EOFError, boundary.BoundaryError):
-            sandbox.kill()
+            self.sandbox.read_exit()
+        except SandboxCrashed:
+            pass  # read_exit already ended the sandbox
