@@ -86,7 +86,7 @@ def write_message(fd: int, message: Any, deadline: float | None = None) -> None:
         view = view[written:]
 
 
-def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
+def _read_exactly(fd: int, size: int, deadline: float | None) -> bytearray:
     buffer = bytearray(size)
     view = memoryview(buffer)
     got = 0
@@ -99,7 +99,7 @@ def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
         if not count:
             raise EOFError
         got += count
-    return bytes(buffer)
+    return buffer
 
 
 def pending(fd: int) -> bool:
@@ -107,7 +107,7 @@ def pending(fd: int) -> bool:
     return bool(select.select([fd], [], [], 0)[0])
 
 
-def check_frame(data: bytes, max_bytes: int) -> None:
+def check_frame(data: bytes | bytearray, max_bytes: int) -> None:
     """Refuse a frame whose parsing would cost more than a small multiple of `max_bytes`.
 
     JSON parsing costs memory per item (an empty list is 56 bytes of Python objects for 3 bytes of

@@ -117,3 +117,52 @@ def test_framing_rejects_oversized_and_garbled_messages():
 def test_the_trusted_side_never_unpickles():
     source = open(boundary.__file__).read()
     assert "pickle" not in source.replace("never unpickles", "").replace('"pickle"', "")
+
+
+def _hostile_frames(cap: int):
+    """Frames of about `cap` bytes shaped to cost the most memory when parsed."""
+    n = cap - 64
+    yield "empty lists", b"[" + b",".join([b"[]"] * (n // 3)) + b"]"
+    yield "empty dicts", b"[" + b",".join([b"{}"] * (n // 3)) + b"]"
+    yield "zeros", b"[" + b",".join([b"0"] * (n // 2)) + b"]"
+    yield "short strings at the item limit", b"[" + b",".join([b'"xxxxxxxxxx"'] * (cap // 16 - 9)) + b"]"
+    yield "floats at the item limit", b"[" + b",".join([b"1.2345678901234567"] * (cap // 20)) + b"]"
+    yield "nested", b"[" * (n // 2) + b"]" * (n // 2)
+    yield "one string", json.dumps({"op": "reply", "value": "x" * (n - 40)}).encode()
+    array = np.zeros((n // 4 * 3) // 8 - 100)
+    yield "one array", json.dumps({"op": "reply", "value": encode(array)}).encode()
+
+
+@pytest.mark.parametrize("name, data", list(_hostile_frames(4 * 2**20)), ids=lambda v: v if isinstance(v, str) else "")
+def test_one_reply_costs_the_grader_a_small_multiple_of_the_cap(name, data):
+    """Memory spent reading and decoding one reply stays within 8x the cap (the README says so),
+    whatever its shape: item counts are checked before parsing, sizes before reading."""
+    import threading
+    import tracemalloc
+
+    cap = 4 * 2**20
+    read, write = os.pipe()
+    writer = threading.Thread(target=lambda: (os.write(write, boundary.HEADER.pack(len(data)) + data),
+                                              os.close(write)))
+    writer.start()
+    tracemalloc.start()
+    try:
+        message = boundary.read_message(read, None, cap)
+        decode(message.get("value") if isinstance(message, dict) else message, None)
+    except BoundaryError:
+        pass
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        writer.join()
+        os.close(read)
+    assert peak <= 8 * cap, f"{name}: {peak / cap:.1f} x the cap"
+
+
+def test_a_frame_over_the_cap_is_refused_from_its_header_alone():
+    read, write = os.pipe()
+    os.write(write, boundary.HEADER.pack(60 * 2**20))  # and nothing more: reading on would block
+    with pytest.raises(BoundaryError, match="over the limit of 16777216"):
+        boundary.read_message(read, None, boundary.DEFAULT_MAX_REPLY_BYTES)
+    os.close(read)
+    os.close(write)

@@ -70,12 +70,18 @@ def forge(message):
     return wrote
 '''
 
-PLANTER = f'''
-import os, tempfile
+# Where a submission can write: the shared folders, and its own ones
+FOLDERS = '''
+import os
+def writable_places():
+    return {"/tmp", "/var/tmp", "/dev/shm", os.environ.get("TMPDIR", "/tmp"),
+            os.environ.get("HOME", "/tmp"), os.getcwd()}
+'''
+
+PLANTER = FOLDERS + f'''
 def plant():
     planted = []
-    for folder in {{"/tmp", "/var/tmp", "/dev/shm", os.environ.get("TMPDIR", "/tmp"),
-                   os.environ.get("HOME", "/tmp"), os.getcwd()}}:
+    for folder in writable_places():
         for name in ["planted.txt"] + [f"work-{{os.getpid() + k}}" for k in range(1, 20)]:
             try:
                 with open(os.path.join(folder, name), "w") as handle:
@@ -86,12 +92,10 @@ def plant():
     return planted
 '''
 
-FINDER = f'''
-import os
+FINDER = FOLDERS + f'''
 def findings():
     seen = []
-    for top in {{"/tmp", "/var/tmp", "/dev/shm", os.environ.get("TMPDIR", "/tmp"),
-                os.environ.get("HOME", "/tmp"), os.getcwd()}}:
+    for top in writable_places():
         for folder, _, files in os.walk(top):
             for name in files:
                 path = os.path.join(folder, name)
