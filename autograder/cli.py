@@ -2,7 +2,13 @@
 
 autograder release <lab> | --all [--force] [--no-check]
 autograder check [<lab> ...]          self-check: hidden tests pass on the reference
+autograder grade <lab> <inputs...> [--roster roster.csv] [--db URL]
+autograder report <lab> [--out folder] [--db URL]
 autograder demo                        release every lab and self-check it
+
+Exit status: 0 done; 1 a self-check failed; 2 nothing was done (a mistake in the command, the
+course config, the roster, or a gradebook that is not there), said in one line; 3 graded, but
+some inputs were refused (each named in one line above the summary).
 """
 
 from __future__ import annotations
@@ -14,15 +20,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 from autograder.config import ConfigError, Course, load_course
+from autograder.gradebook import GradebookError
 from autograder.hidden_tests import HiddenTestsError, check_points, run_hidden_tests
 from autograder.intake import IntakeError
 from autograder.notebook import NotebookError
 from autograder.release import ReleaseError, release_lab
+from autograder.report import ReportError
+from autograder.roster import RosterError
 from autograder.sandbox import SandboxError
 from autograder.stubs import SourceError
 
 USER_ERRORS = (ConfigError, ReleaseError, HiddenTestsError, NotebookError, SourceError,
-               IntakeError, SandboxError)  # fmt: skip
+               IntakeError, SandboxError, RosterError, GradebookError, ReportError)  # fmt: skip
+EXIT_CHECK_FAILED = 1
+EXIT_USER_ERROR = 2
+EXIT_SOME_REFUSED = 3
 
 
 def _labs(course: Course, names: list[str], all_labs: bool) -> list[str]:
@@ -62,36 +74,45 @@ def cmd_check(course: Course, args: argparse.Namespace) -> int:
         line = self_check(course, lab_id)
         failed |= "FAILED" in line
         print(line)
-    return 1 if failed else 0
+    return EXIT_CHECK_FAILED if failed else 0
 
 
 def _grade(course: Course, lab_id: str, inputs: list[Path], workers: int, device: str,
-           force: bool, db: str | None) -> list[str]:  # fmt: skip
+           force: bool, db: str | None, roster: Path | None = None) -> tuple[list[str], bool]:
+    """(lines to print, whether some inputs were refused)."""
     import tempfile
 
     from autograder.gradebook import Gradebook
     from autograder.grading import grade_batch, resolve_device
-    from autograder.intake import collect
+    from autograder.intake import gather
+    from autograder.roster import load_roster
 
     course.lab(lab_id)
     device = resolve_device(device)
+    course_roster = load_roster(roster) if roster else None
     with tempfile.TemporaryDirectory(prefix="autograder-intake-") as scratch:
-        submissions = collect(inputs, lab_id, course.timezone, Path(scratch))
+        intake = gather(inputs, lab_id, course.timezone, Path(scratch), course_roster)
         gradebook = Gradebook.for_course(course, db)
-        summary = grade_batch(course, lab_id, submissions, gradebook, workers=workers,
+        summary = grade_batch(course, lab_id, intake.submissions, gradebook, workers=workers,
                               device=device, force=force, progress=sys.stderr.isatty())  # fmt: skip
-    return summary.lines(course.lab(lab_id).points)
+    lines = intake.lines() + summary.lines(course.lab(lab_id).points)
+    if intake.refused:
+        lines.append(f"{len(intake.refused)} inputs refused (named above); everything else was "
+                     "graded")  # fmt: skip
+    return lines, bool(intake.refused)
 
 
 def cmd_grade(course: Course, args: argparse.Namespace) -> int:
     from autograder.grading import default_workers
 
     workers = args.workers or default_workers()
-    for line in _grade(course, args.lab, args.inputs, workers, args.device, args.force, args.db):
+    lines, refused = _grade(course, args.lab, args.inputs, workers, args.device, args.force,
+                            args.db, args.roster)  # fmt: skip
+    for line in lines:
         print(line)
     print(f"gradebook: {args.db or course.root / 'gradebook.sqlite'}; "
           f"next: autograder report {args.lab}")  # fmt: skip
-    return 0
+    return EXIT_SOME_REFUSED if refused else 0
 
 
 def _report(course: Course, lab_id: str, out: Path | None, db: str | None) -> str:
@@ -99,9 +120,10 @@ def _report(course: Course, lab_id: str, out: Path | None, db: str | None) -> st
     from autograder.report import terminal_table, write_report
 
     course.lab(lab_id)
+    gradebook = Gradebook.existing(course, db)
     out = out or course.root / "reports" / lab_id
-    grades = write_report(course, lab_id, Gradebook.for_course(course, db), out)
-    return terminal_table(grades) + f"\nwrote {out}/grades.csv, feedback/, scores.png"
+    grades = write_report(course, lab_id, gradebook, out)
+    return terminal_table(grades, course) + f"\nwrote {out}/grades.csv, feedback/, scores.png"
 
 
 def cmd_report(course: Course, args: argparse.Namespace) -> int:
@@ -125,7 +147,7 @@ def cmd_demo(course: Course, args: argparse.Namespace) -> int:
         if not examples.is_dir():
             continue
         print(f"grading the example submissions in examples/{lab_id}/")
-        for line in _grade(course, lab_id, [examples], 2, "auto", True, db):
+        for line in _grade(course, lab_id, [examples], 2, "auto", True, db)[0]:
             print(line)
         print(_report(course, lab_id, course.root / "reports" / lab_id, db))
     return 0
@@ -155,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
     grade.add_argument("--force", action="store_true", help="regrade unchanged submissions")
     grade.add_argument("--db", default=None, help="SQLAlchemy URL (default: gradebook.sqlite)")
+    grade.add_argument("--roster", type=Path, default=None,
+                       help="CSV mapping input names to the course's student ids (see README)")
     grade.set_defaults(run=cmd_grade)
 
     report = commands.add_parser("report", help="grades.csv, feedback and plots for a lab")
@@ -175,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         return run(load_course(args.course), args)
     except USER_ERRORS as exc:
         print(f"autograder: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("autograder: interrupted", file=sys.stderr)
         return 130

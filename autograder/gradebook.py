@@ -3,7 +3,9 @@
 A grading run is written in ONE transaction together with all its test results and is marked
 complete there; a grader killed mid-batch therefore leaves only whole runs behind, and a batch
 run again skips what is already graded (same student, notebook sha256, tests digest and device)
-unless forced. One test result row is the record of DESIGN.md contract 3: joined with its run
+unless forced. A gradebook made by an older version gains the columns it lacks when opened.
+`Gradebook.existing` opens only a gradebook that is there (reports never create one). One test
+result row is the record of DESIGN.md contract 3: joined with its run
 and submission it holds student, lab, notebook sha256, test id, question, points earned and
 possible, outcome, message, duration, device, grader version and run id.
 """
@@ -12,9 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,27 +27,69 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     create_engine,
     event,
+    inspect,
+    make_url,
     select,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from autograder.config import Course
+from autograder.safe_text import one_line
+
+MAX_STORED_MESSAGE = 2000  # characters of one test message or notebook note
 
 GRADER_VERSION = "0.1.0"
 DEFAULT_DB = "gradebook.sqlite"
+ROSTER_COLUMNS = ("login", "sis_id", "email", "name", "lms_id")
+
+
+class GradebookError(Exception):
+    """A gradebook that cannot be used, described in one line."""
 
 
 class Base(DeclarativeBase):
     pass
 
 
+class UTCDateTime(TypeDecorator):
+    """A moment, stored in UTC and read back with its zone: SQLite keeps no zone, so a time
+    stored as it comes (`20:00 +01:00`) would read back an hour off."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"a time without a zone cannot be stored: {value}")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 class Student(Base):
     __tablename__ = "students"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     student_id: Mapped[str] = mapped_column(String(100), unique=True)
+    # The student's ids on the course roster (`--roster`); on_roster is None when graded without.
+    login: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sis_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    email: Mapped[str | None] = mapped_column(Text, nullable=True)
+    name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    lms_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    on_roster: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+
+    def roster_ids(self) -> dict[str, str]:
+        return {column: getattr(self, column) or "" for column in ROSTER_COLUMNS}
 
 
 class SubmissionRow(Base):
@@ -57,7 +100,9 @@ class SubmissionRow(Base):
     lab: Mapped[str] = mapped_column(String(100))
     sha256: Mapped[str] = mapped_column(String(64))
     filename: Mapped[str] = mapped_column(Text)
-    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    time_note: Mapped[str | None] = mapped_column(Text, nullable=True)  # source, or why unknown
+    # As assessed when graded; reports assess again under the course's current policy.
     minutes_late: Mapped[float] = mapped_column(Float, default=0.0)
     late_fraction: Mapped[float] = mapped_column(Float, default=0.0)
     student: Mapped[Student] = relationship()
@@ -72,7 +117,7 @@ class GradingRun(Base):
     device: Mapped[str] = mapped_column(String(20))
     grader_version: Mapped[str] = mapped_column(String(20))
     sandbox: Mapped[str] = mapped_column(String(20))
-    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
     complete: Mapped[bool] = mapped_column(Boolean, default=False)
     wall_s: Mapped[float] = mapped_column(Float, default=0.0)
     student_s: Mapped[float] = mapped_column(Float, default=0.0)
@@ -108,26 +153,18 @@ def tests_digest(course: Course, lab_id: str) -> str:
     return digest.hexdigest()
 
 
+def default_url(course: Course) -> str:
+    return f"sqlite:///{course.root / DEFAULT_DB}"
+
+
 def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def late_penalty(course: Course, lab_id: str, submitted_at: datetime | None) -> tuple[float, float]:
-    """(minutes late, fraction of the lab's points taken off) under the course's late policy."""
-    if submitted_at is None:
-        return 0.0, 0.0
-    policy = course.late_policy
-    minutes = (submitted_at - course.lab(lab_id).due).total_seconds() / 60
-    if minutes <= policy.grace_minutes:
-        return max(minutes, 0.0), 0.0
-    days = math.ceil(minutes / 1440)
-    if days > policy.max_days_late:
-        return minutes, 1.0
-    return minutes, min(1.0, days * policy.penalty_per_day)
-
-
 @dataclass
 class GradedRun:
+    """One graded submission as `record` writes it (texts are made one safe line there)."""
+
     student: str
     lab: str
     sha256: str
@@ -142,6 +179,9 @@ class GradedRun:
     student_s: float
     notebook_notes: list[str]
     records: list[dict]  # nodeid, name, question, points, earned, outcome, message, duration
+    time_note: str = ""
+    roster: dict[str, str] = field(default_factory=dict)  # roster column -> id
+    on_roster: bool | None = None  # None: graded without a roster
 
 
 class Gradebook:
@@ -158,10 +198,46 @@ class Gradebook:
                 cursor.close()
 
         Base.metadata.create_all(self.engine)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Columns added since a gradebook was made (all nullable): added, empty."""
+        tables = inspect(self.engine)
+        with self.engine.begin() as connection:
+            for table in Base.metadata.sorted_tables:
+                present = {column["name"] for column in tables.get_columns(table.name)}
+                for column in table.columns:
+                    if column.name not in present:
+                        kind = column.type.compile(dialect=self.engine.dialect)
+                        connection.execute(text(
+                            f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
 
     @classmethod
     def for_course(cls, course: Course, url: str | None = None) -> Gradebook:
-        return cls(url or f"sqlite:///{course.root / DEFAULT_DB}")
+        return cls(url or default_url(course))
+
+    @classmethod
+    def existing(cls, course: Course, url: str | None = None) -> Gradebook:
+        """The gradebook at `url` (default: the course's), refusing one that is not there."""
+        url = url or default_url(course)
+        try:
+            parsed = make_url(url)
+        except Exception:  # sqlalchemy raises ArgumentError for text that is no URL
+            raise GradebookError(f"--db {url}: not a database URL (sqlite:///path)") from None
+        if parsed.get_backend_name() == "sqlite":
+            path = Path(parsed.database or "")
+            if not parsed.database or parsed.database == ":memory:" or not path.is_file():
+                raise GradebookError(f"{url}: no gradebook there (grade first, or check --db)")
+        try:
+            engine = create_engine(url)
+            with engine.connect():
+                found = inspect(engine).has_table(GradingRun.__tablename__)
+            engine.dispose()
+        except Exception as error:  # any driver's connection error
+            raise GradebookError(f"{url}: cannot be opened ({one_line(error, 200)})") from None
+        if not found:
+            raise GradebookError(f"{url}: not a gradebook (no grading runs table)")
+        return cls(url)
 
     def complete_run(self, student: str, lab: str, sha256: str, digest: str, device: str) -> bool:
         with Session(self.engine) as session:
@@ -183,7 +259,11 @@ class Gradebook:
             if student is None:
                 student = Student(student_id=graded.student)
                 session.add(student)
-                session.flush()
+            if graded.on_roster is not None:  # graded without a roster: what is known stays
+                student.on_roster = graded.on_roster
+                for column in ROSTER_COLUMNS:
+                    setattr(student, column, graded.roster.get(column) or None)
+            session.flush()
             submission = session.scalars(
                 select(SubmissionRow).where(SubmissionRow.student_pk == student.id,
                                             SubmissionRow.lab == graded.lab,
@@ -191,9 +271,11 @@ class Gradebook:
             ).first()  # fmt: skip
             if submission is None:
                 submission = SubmissionRow(student_pk=student.id, lab=graded.lab,
-                                           sha256=graded.sha256, filename=graded.filename)
+                                           sha256=graded.sha256,
+                                           filename=one_line(graded.filename, 1000))
                 session.add(submission)  # fmt: skip
             submission.submitted_at = graded.submitted_at
+            submission.time_note = one_line(graded.time_note, MAX_STORED_MESSAGE)
             submission.minutes_late = graded.minutes_late
             submission.late_fraction = graded.late_fraction
             session.flush()
@@ -201,7 +283,9 @@ class Gradebook:
                 run_id=run_id, submission_pk=submission.id, tests_digest=graded.tests_digest,
                 device=graded.device, grader_version=GRADER_VERSION, sandbox=graded.sandbox,
                 finished_at=datetime.now(UTC), complete=True, wall_s=graded.wall_s,
-                student_s=graded.student_s, notebook_notes=json.dumps(graded.notebook_notes),
+                student_s=graded.student_s,
+                notebook_notes=json.dumps([one_line(note, MAX_STORED_MESSAGE)
+                                           for note in graded.notebook_notes]),
             )  # fmt: skip
             session.add(run)
             session.flush()
@@ -210,7 +294,8 @@ class Gradebook:
                     run_pk=run.id, test_id=record["nodeid"], name=record["name"],
                     question=record["question"], points_possible=float(record["points"]),
                     points_earned=float(record["earned"]), outcome=record["outcome"],
-                    message=record["message"], duration=float(record["duration"]),
+                    message=one_line(record["message"], MAX_STORED_MESSAGE),
+                    duration=float(record["duration"]),
                 ))  # fmt: skip
         return run_id
 

@@ -1,33 +1,84 @@
 """Turn the TA's inputs into submissions: one notebook per student, with its submission time.
 
-Inputs may be single `.ipynb` files, folders, or zip files of folders, in these layouts:
+Inputs are `.ipynb` files, folders, or zip files of folders (a `.ipynb` file is always a
+notebook, never an archive: a file named so that is something else is graded zero as "not a
+notebook"). A folder or zip holds one of these layouts:
 
-- flat: `<student>.ipynb` files in one folder;
-- nbgrader: `submitted/<student>/<lab>/<notebook>.ipynb` with `timestamp.txt` beside it;
-- Gradescope export: `submission_metadata.yml` at the top, one `submission_<id>/` folder per
-  submission (the student id is the submitter's sid, else their email or name);
-- otherwise `<student>/.../<notebook>.ipynb`: the first folder below the input names the student.
+- Gradescope export: `submission_metadata.yml` at the top, or in the export's one top folder
+  (`assignment_<id>_export/`), and a `submission_<id>/` folder per submission. Student: the
+  submitter's SID, else email, else name. Time: `:created_at:`.
+- Canvas download: files `<lastfirst>[_LATE]_<user id>_<submission id>_<file>`. Student:
+  `<lastfirst>_<user id>`. Time: none (a `LATE` mark is noted).
+- Moodle download: folders `<Full Name>_<participant id>_assignsubmission_file_/`, or files
+  `<Full Name>_<participant id>_assignsubmission_file_<file>`. Student:
+  `<full-name>_<participant id>`. Time: none.
+- nbgrader: `[submitted/]<student>/<assignment>/<notebook>.ipynb` with `timestamp.txt` beside it
+  (or in an assignment folder named after the lab). Student: the student's folder. Time:
+  `timestamp.txt`.
+- flat: `<student>.ipynb` at the top. Student: the file name. Time: none.
+- folder per student: `<student>/.../<notebook>.ipynb`. Student: the top folder. Time: none.
 
-Files are not read here (the notebook is validated when it is graded, so that a broken notebook
-becomes a zero with a reason rather than a stopped batch). A missing path, a file that is neither
-a notebook nor a zip, or a broken zip is an `IntakeError` in one line, raised before any grading.
+A folder or zip whose only content is one folder holding several submissions (a zipped
+`inbox/`) is read from inside that folder; one holding a single student's notebook is that
+student's (`ann/lab.ipynb`).
+
+Every name becomes an id by the one rule of `autograder.student_id`, and `--roster` maps ids to
+the course's (`autograder.roster`). Times are read by `autograder.submission_time`; a missing or
+unreadable time is unknown (`None`, with the reason in `time_note`) and the late policy's
+`unknown_time` decides what it counts as.
+
+One notebook per student:
+- a student with several notebooks in one submission gets the one named after the lab (or in a
+  folder named after it), else the latest resubmission (`lab-2.ipynb` over `lab-1.ipynb` over
+  `lab.ipynb`, the suffixes Canvas and Moodle add), else none: refused, naming the files;
+- a Gradescope student with several submissions gets the active one (`:active: true`), else the
+  latest;
+- two inputs that give the same student (ids equal ignoring case, after the roster): the latest
+  is graded when both times are known, with a note; otherwise neither is, with a line naming
+  both. The same file reached twice is one submission.
+
+Files are not read here (a broken notebook is graded zero with the reason). An input path that
+does not exist stops everything (`IntakeError`, a typo); anything else that cannot be taken (a
+bad archive or entry, unreadable metadata, an ambiguous student) refuses only itself, with one
+line in `Intake.refused`.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
-MAX_ZIP_BYTES = 4 * 2**30
-MAX_ZIP_MEMBERS = 20_000
+import yaml
+
+from autograder.archive import unpack
+from autograder.roster import Roster
+from autograder.safe_text import one_line
+from autograder.student_id import same_student_key, student_id
+from autograder.submission_time import read_time
+
+GRADESCOPE_METADATA = "submission_metadata.yml"
+MAX_METADATA_BYTES = 20 * 2**20
+MAX_YAML_DEPTH = 20
+MAX_SUBMITTERS = 50
+LISTED_NAMES = 20  # names listed in one summary line before "and N more"
+
+CANVAS_FILE = re.compile(
+    r"(?P<who>[^_/]+?)(?P<late>_LATE)?_(?P<user>\d+)_(?P<submission>\d+)_(?P<file>.+)"
+)
+MOODLE_FOLDER = re.compile(r"(?P<name>.+)_(?P<participant>\d+)_assignsubmission_[a-z]+_")
+MOODLE_FILE = re.compile(r"(?P<name>.+)_(?P<participant>\d+)_assignsubmission_file_(?P<file>.+)")
+RESUBMISSION = re.compile(r"(?P<base>.*?)(?:-(?P<number>\d{1,3}))?")
 
 
 class IntakeError(Exception):
-    """An input that cannot be graded at all, described in one line."""
+    """An input path that is not there: nothing is graded (one line)."""
 
 
 @dataclass(frozen=True)
@@ -36,133 +87,487 @@ class Submission:
     path: Path
     submitted_at: datetime | None
     origin: str  # where it came from, for messages
+    time_note: str = ""  # where the time came from, or why it is unknown
+    names: tuple[tuple[str, str], ...] = ()  # (kind, value): what the input calls the student
+    roster: tuple[tuple[str, str], ...] = ()  # the student's roster ids, once matched
+    on_roster: bool | None = None  # None: no roster was given
 
 
-def _student_id(text: str) -> str:
-    cleaned = re.sub(r"[^A-Za-z0-9_.@+-]", "_", text.strip())[:100]
-    return cleaned or "unknown"
+@dataclass
+class Intake:
+    submissions: list[Submission] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # one line each: not graded, and why
+    notes: list[str] = field(default_factory=list)  # choices made (resubmissions, latest wins)
+    not_on_roster: list[str] = field(default_factory=list)
+    without_submission: list[str] = field(default_factory=list)
+    roster_used: bool = False
+
+    def lines(self) -> list[str]:
+        lines = [f"refused: {line}" for line in self.refused]
+        lines += [f"note: {line}" for line in self.notes]
+        if self.roster_used:
+            if self.not_on_roster:
+                lines.append(f"roster: {len(self.not_on_roster)} graded students are not on it: "
+                             + _listed(self.not_on_roster))  # fmt: skip
+            if self.without_submission:
+                lines.append(f"roster: {len(self.without_submission)} students on it have no "
+                             "submission: " + _listed(self.without_submission))  # fmt: skip
+        return lines
 
 
-def parse_time(value: object, tz: ZoneInfo) -> datetime | None:
-    """A submission time from nbgrader's timestamp.txt or Gradescope's created_at."""
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        text = str(value).strip().strip("'\"")
-        text = re.sub(r"\s+(UTC|GMT)$", "+00:00", text)
-        text = re.sub(r"\s+([+-]\d{2}):?(\d{2})$", r"\1:\2", text)
+def _listed(names: list[str]) -> str:
+    shown = ", ".join(names[:LISTED_NAMES])
+    return shown + (f" and {len(names) - LISTED_NAMES} more" if len(names) > LISTED_NAMES else "")
+
+
+# --------------------------------------------------------------------------- finding notebooks
+
+
+def _ignored(name: str) -> bool:
+    # Hidden files and folders include .ipynb_checkpoints and macOS's "._name" resource forks.
+    return name.startswith(".") or name == "__MACOSX"
+
+
+def _notebook_files(root: Path, label: str, intake: Intake) -> list[Path]:
+    """Every notebook file under `root`, without following links (a link is refused)."""
+    found = []
+    for folder, folders, files in os.walk(root):
+        here = Path(folder)
+        for name in list(folders):
+            if (here / name).is_symlink():
+                intake.refused.append(f"{label}: {_relative(here / name, root)!r}: a "
+                                      "link to a folder, not a folder")  # fmt: skip
+        folders[:] = sorted(name for name in folders if not _ignored(name)
+                            and not (here / name).is_symlink())  # fmt: skip
+        for name in sorted(files):
+            path = here / name
+            if _ignored(name) or not name.lower().endswith(".ipynb"):
+                continue
+            if path.is_symlink():
+                intake.refused.append(f"{label}: {_relative(path, root)!r}: a link, "
+                                      "not a notebook file")  # fmt: skip
+            elif path.is_file():
+                found.append(path)
+    return found
+
+
+def _relative(path: Path, root: Path) -> str:
+    return one_line(path.relative_to(root).as_posix(), 200)
+
+
+def _resubmission(path: Path) -> tuple[str, int]:
+    """(base name, resubmission number) of `lab-2.ipynb`: ("lab", 2); of `lab.ipynb`: 0."""
+    match = RESUBMISSION.fullmatch(path.stem)
+    assert match is not None  # the pattern matches every name
+    return match["base"], int(match["number"] or 0)
+
+
+def _choose_notebook(paths: list[Path], lab_id: str) -> tuple[Path | None, str]:
+    """The notebook to grade among one student's, with a note (or why none can be chosen)."""
+    if not paths:
+        return None, "no .ipynb notebook in it"
+    if len(paths) == 1:
+        return paths[0], ""
+    lab = lab_id.casefold()
+    named = [path for path in paths
+             if lab in (_resubmission(path)[0].casefold(), path.parent.name.casefold())] or paths
+    names = ", ".join(one_line(path.name, 80) for path in paths)
+    if len(named) == 1:
+        return named[0], f"graded {one_line(named[0].name, 80)}, the notebook named after the " \
+                         f"lab, of {names}"  # fmt: skip
+    bases = {_resubmission(path)[0] for path in named}
+    numbers = [_resubmission(path)[1] for path in named]
+    if len(bases) == 1 and len(set(numbers)) == len(numbers):
+        latest = max(named, key=lambda path: _resubmission(path)[1])
+        return latest, f"graded {one_line(latest.name, 80)}, the latest resubmission, of {names}"
+    return None, f"{len(paths)} notebooks and none of them is the one to grade ({names})"
+
+
+# --------------------------------------------------------------------------- Gradescope
+
+
+class _StrictYamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing aliases (a few hundred bytes of nested aliases expand to
+    gigabytes) and deep nesting; Ruby type tags of Gradescope's exports read as plain data."""
+
+    depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.YAMLError("it uses YAML aliases (*name), which an export never needs")
+        self.depth += 1
         try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+            if self.depth > MAX_YAML_DEPTH:
+                raise yaml.YAMLError(f"it is nested more than {MAX_YAML_DEPTH} levels deep")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
-def _extract(zip_path: Path, scratch: Path) -> Path:
-    scratch.mkdir(parents=True, exist_ok=True)
-    target = scratch / f"zip-{len(list(scratch.iterdir()))}-{zip_path.stem}"
+def _untagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_scalar(node)
+
+
+_StrictYamlLoader.add_multi_constructor("!ruby/", _untagged)
+
+
+class _Refused(Exception):
+    """One input, entry or submission that is not taken, and why."""
+
+
+def _read_metadata(path: Path) -> dict:
+    if path.stat().st_size > MAX_METADATA_BYTES:
+        raise _Refused(f"{GRADESCOPE_METADATA} is over {MAX_METADATA_BYTES >> 20} MB")
     try:
-        with zipfile.ZipFile(zip_path) as archive:
-            members = archive.infolist()
-            if len(members) > MAX_ZIP_MEMBERS:
-                raise IntakeError(f"{zip_path}: {len(members)} files is over the limit")
-            if sum(member.file_size for member in members) > MAX_ZIP_BYTES:
-                raise IntakeError(f"{zip_path}: unpacks to more than {MAX_ZIP_BYTES >> 30} GB")
-            for member in members:
-                name = Path(member.filename)
-                if name.is_absolute() or ".." in name.parts:
-                    raise IntakeError(f"{zip_path}: unsafe path in the zip: {member.filename}")
-            archive.extractall(target)
-    except zipfile.BadZipFile as error:
-        raise IntakeError(f"{zip_path}: not a readable zip file ({error})") from None
-    except OSError as error:
-        raise IntakeError(f"{zip_path}: cannot be unpacked ({error.strerror or error})") from None
-    return target
+        data = yaml.load(path.read_bytes().decode("utf-8"), Loader=_StrictYamlLoader)  # noqa: S506
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError, ValueError) as error:
+        raise _Refused(f"{GRADESCOPE_METADATA} cannot be read: {one_line(error, 160)}") from None
+    if not isinstance(data, dict):
+        raise _Refused(f"{GRADESCOPE_METADATA} is not a mapping of submissions "
+                       f"(it is a {type(data).__name__})")  # fmt: skip
+    return data
 
 
-def _notebooks(folder: Path) -> list[Path]:
-    return sorted(
-        path for path in folder.rglob("*.ipynb")
-        if ".ipynb_checkpoints" not in path.parts and "__MACOSX" not in path.parts
-        and path.is_file()
-    )  # fmt: skip
+def _symbol_keys(value: object, what: str) -> dict[str, Any]:
+    """A mapping of Gradescope's Ruby-symbol keys (`:name`) as plain string keys."""
+    if not isinstance(value, dict):
+        raise _Refused(f"{what} is not a mapping (it is a {type(value).__name__})")
+    return {str(key).removeprefix(":"): item for key, item in value.items()}
 
 
-def _gradescope(folder: Path, lab_id: str, tz: ZoneInfo) -> list[Submission]:
-    import yaml
+def _text_field(info: dict, key: str, what: str) -> str:
+    value = info.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise _Refused(f"{what}.{key} is not text (it is a {type(value).__name__})")
+    return one_line(value, 200)
 
+
+@dataclass(frozen=True)
+class _GradescopeEntry:
+    submission: Submission
+    active: bool | None
+
+
+def _gradescope_entry(root: Path, key: object, value: object, label: str, lab_id: str,
+                      tz: ZoneInfo, intake: Intake) -> list[_GradescopeEntry]:  # fmt: skip
+    """One metadata entry: a submission for each of its submitters."""
+    if not isinstance(key, str) or not re.fullmatch(r"[\w-][\w.-]*", key):
+        raise _Refused(f"entry {one_line(key, 60)!r} is not a submission folder name")
+    info = _symbol_keys(value, key)
+    submitters = info.get("submitters")
+    if not isinstance(submitters, list) or not 0 < len(submitters) <= MAX_SUBMITTERS:
+        raise _Refused(f"{key}: submitters is not a list of 1 to {MAX_SUBMITTERS} people")
+    active = info.get("active")
+    if active is not None and not isinstance(active, bool):
+        raise _Refused(f"{key}: active is not true or false")
+    created_at = info.get("created_at")
+    if created_at is not None and not isinstance(created_at, str | datetime):
+        raise _Refused(f"{key}: created_at is not a time")
+    folder = root / key
+    if not folder.is_dir() or folder.is_symlink():
+        raise _Refused(f"{key}: the export has no folder {key}/")
+    chosen, why = _choose_notebook(_notebook_files(folder, label, intake), lab_id)
+    if chosen is None:
+        raise _Refused(f"{key}: {why}")
+    moment, time_note = read_time(created_at, tz, "Gradescope created_at") if created_at \
+        else (None, "Gradescope gives no created_at")  # fmt: skip
+    entries = []
+    for index, person in enumerate(submitters):
+        who = _symbol_keys(person, f"{key}.submitters[{index}]")
+        sid, email, name = (_text_field(who, field_name, f"{key}.submitters[{index}]")
+                            for field_name in ("sid", "email", "name"))  # fmt: skip
+        names = tuple((kind, value) for kind, value in
+                      (("sis_id", sid), ("email", email), ("name", name)) if value)  # fmt: skip
+        submission = Submission(
+            student=student_id(sid or email or name or key), path=chosen,
+            submitted_at=moment, origin=f"{label}: {key}", time_note=time_note, names=names,
+        )  # fmt: skip
+        entries.append(_GradescopeEntry(submission, active))
+    return entries
+
+
+def _gradescope(root: Path, label: str, lab_id: str, tz: ZoneInfo,
+                intake: Intake) -> list[Submission]:  # fmt: skip
     try:
-        metadata = yaml.safe_load((folder / "submission_metadata.yml").read_text()) or {}
-    except (yaml.YAMLError, OSError, UnicodeDecodeError) as error:
-        raise IntakeError(f"{folder}/submission_metadata.yml: cannot be read ({error})") from None
-    if not isinstance(metadata, dict):
-        raise IntakeError(f"{folder}/submission_metadata.yml: not a mapping of submissions")
+        metadata = _read_metadata(root / GRADESCOPE_METADATA)
+    except _Refused as why:
+        intake.refused.append(f"{label}: {why}")
+        return []
+    by_student: dict[str, list[_GradescopeEntry]] = {}
+    for key, value in metadata.items():
+        try:
+            for entry in _gradescope_entry(root, key, value, label, lab_id, tz, intake):
+                by_student.setdefault(same_student_key(entry.submission.student), []).append(entry)
+        except _Refused as why:
+            intake.refused.append(f"{label}: {why}")
     found = []
-    for key, info in metadata.items():
-        info = {str(k).strip(":"): v for k, v in (info or {}).items()}
-        submitters = info.get("submitters") or [{}]
-        who = {str(k).strip(":"): v for k, v in (submitters[0] or {}).items()}
-        student = _student_id(str(who.get("sid") or who.get("email") or who.get("name") or key))
-        notebooks = _notebooks(folder / str(key))
-        if not notebooks:
+    for entries in by_student.values():
+        chosen = _active_submission(entries, intake)
+        if chosen is not None:
+            found.append(chosen)
+    return found
+
+
+def _active_submission(entries: list[_GradescopeEntry], intake: Intake) -> Submission | None:
+    """A Gradescope student's submission to grade: the active one, else the latest."""
+    if len(entries) == 1:
+        return entries[0].submission
+    subs = [entry.submission for entry in entries]
+    student = subs[0].student
+    active = [entry.submission for entry in entries if entry.active]
+    if len(active) == 1:
+        chosen, why = active[0], "the active one"
+    elif all(sub.submitted_at for sub in subs) and len({sub.submitted_at for sub in subs}) == len(
+        subs
+    ):
+        chosen, why = max(subs, key=lambda sub: sub.submitted_at), "the latest"  # type: ignore
+    else:
+        intake.refused.append(f"{student}: {len(subs)} Gradescope submissions, none "
+                              "marked active and their times do not tell the latest: "
+                              + "; ".join(sub.origin for sub in subs))  # fmt: skip
+        return None
+    others = "; ".join(sub.origin for sub in subs if sub is not chosen)
+    intake.notes.append(f"{student}: {len(subs)} Gradescope submissions: graded {why}, "
+                        f"{chosen.origin} (not {others})")  # fmt: skip
+    return chosen
+
+
+def _gradescope_root(root: Path) -> Path | None:
+    """Where an export's metadata is: at the top, or in the export's one top folder."""
+    if (root / GRADESCOPE_METADATA).is_file():
+        return root
+    tops = [path for path in root.iterdir() if path.is_dir() and not path.is_symlink()
+            and not _ignored(path.name)]  # fmt: skip
+    if len(tops) == 1 and (tops[0] / GRADESCOPE_METADATA).is_file():
+        return tops[0]
+    return None
+
+
+# --------------------------------------------------------------------------- other layouts
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A notebook and whose it is, before one is chosen per student."""
+
+    group: tuple[str, str]  # the notebooks of one student in one input share it
+    submission: Submission
+
+
+def _slug(name: str) -> str:
+    return "-".join(re.findall(r"\w+", name.casefold())) or "student"
+
+
+def _nbgrader_time(folder: Path, tz: ZoneInfo) -> tuple[datetime | None, str]:
+    stamp = folder / "timestamp.txt"
+    if not stamp.is_file() or stamp.is_symlink():
+        return None, "nbgrader's timestamp.txt is missing"
+    with stamp.open("rb") as handle:
+        text = handle.read(200).decode("utf-8", errors="replace")
+    return read_time(text, tz, "timestamp.txt")
+
+
+def _classify(root: Path, path: Path, label: str, lab_id: str, tz: ZoneInfo) -> _Found:
+    parts = path.relative_to(root).parts
+    origin = f"{label}: {_relative(path, root)}"
+    canvas = CANVAS_FILE.fullmatch(parts[0]) if len(parts) == 1 else None
+    if canvas:
+        note = "Canvas downloads carry no submission time"
+        if canvas["late"]:
+            note += " (Canvas marks it LATE)"
+        student = student_id(f"{canvas['who']}_{canvas['user']}")
+        names = (("lms_id", canvas["user"]), ("name", canvas["who"]))
+        return _Found(("canvas", canvas["user"]),
+                      Submission(student, path, None, origin, note, names))  # fmt: skip
+    moodle = (MOODLE_FOLDER.fullmatch(parts[0]) if len(parts) > 1
+              else MOODLE_FILE.fullmatch(parts[0]))  # fmt: skip
+    if moodle:
+        student = student_id(f"{_slug(moodle['name'])}_{moodle['participant']}")
+        return _Found(("moodle", moodle["participant"]),
+                      Submission(student, path, None, origin,
+                                 "Moodle downloads carry no submission time",
+                                 (("name", moodle["name"]),)))  # fmt: skip
+    if len(parts) >= 3 and ((path.parent / "timestamp.txt").is_file()
+                            or path.parent.name == lab_id):  # fmt: skip
+        folder_name = parts[-3]
+        moment, note = _nbgrader_time(path.parent, tz)
+        return _Found(("nbgrader", same_student_key(student_id(folder_name))),
+                      Submission(student_id(folder_name), path, moment, origin, note,
+                                 (("login", folder_name),)))  # fmt: skip
+    if len(parts) == 1:
+        return _Found(("file", str(path)),
+                      Submission(student_id(path.stem), path, None, origin,
+                                 "a plain folder carries no submission time",
+                                 (("any", path.stem),)))  # fmt: skip
+    return _Found(("folder", parts[0]),
+                  Submission(student_id(parts[0]), path, None, origin,
+                             "a plain folder carries no submission time",
+                             (("any", parts[0]),)))  # fmt: skip
+
+
+def _holds_notebooks(path: Path) -> bool:
+    if path.is_symlink():
+        return False
+    if path.is_file():
+        return path.suffix.lower() == ".ipynb"
+    return any(name.lower().endswith(".ipynb") for _, _, files in os.walk(path) for name in files)
+
+
+def _submissions_root(root: Path, lab_id: str) -> Path:
+    """Where the submissions start: `submitted/` of an nbgrader course folder, and inside a lone
+    top folder that holds several submissions (a zipped `inbox/`), but not inside one student's
+    folder (`ann/lab.ipynb`, `ann/lab.ipynb` with `ann/scratch.ipynb`)."""
+    while True:
+        if (root / "submitted").is_dir() and not (root / "submitted").is_symlink():
+            return root / "submitted"
+        entries = [path for path in root.iterdir() if not _ignored(path.name)]
+        if len(entries) != 1 or not entries[0].is_dir() or entries[0].is_symlink():
+            return root
+        holding = [path for path in entries[0].iterdir()
+                   if not _ignored(path.name) and _holds_notebooks(path)]  # fmt: skip
+        named_after_lab = any(path.is_file() and _resubmission(path)[0].casefold()
+                              == lab_id.casefold() for path in holding)  # fmt: skip
+        if len(holding) < 2 or named_after_lab:
+            return root
+        root = entries[0]
+
+
+def _from_folder(root: Path, label: str, lab_id: str, tz: ZoneInfo,
+                 intake: Intake) -> list[Submission]:  # fmt: skip
+    export = _gradescope_root(root)
+    if export is not None:
+        return _gradescope(export, label, lab_id, tz, intake)
+    root = _submissions_root(root, lab_id)
+    groups: dict[tuple[str, str], list[Submission]] = {}
+    for notebook in _notebook_files(root, label, intake):
+        found = _classify(root, notebook, label, lab_id, tz)
+        groups.setdefault(found.group, []).append(found.submission)
+    submissions = []
+    for subs in groups.values():
+        chosen, why = _choose_notebook([sub.path for sub in subs], lab_id)
+        if chosen is None:
+            intake.refused.append(f"{subs[0].student}: {why} in {label}")
             continue
-        chosen = next((nb for nb in notebooks if nb.stem == lab_id), notebooks[0])
-        found.append(Submission(student, chosen, parse_time(info.get("created_at", ""), tz),
-                                f"Gradescope {key}"))  # fmt: skip
-    return found
+        if why:
+            intake.notes.append(f"{subs[0].student}: {why} in {label}")
+        submissions.append(next(sub for sub in subs if sub.path == chosen))
+    return submissions
 
 
-def _from_folder(folder: Path, lab_id: str, tz: ZoneInfo) -> list[Submission]:
-    if (folder / "submission_metadata.yml").is_file():
-        return _gradescope(folder, lab_id, tz)
-    found = []
-    for notebook in _notebooks(folder):
-        relative = notebook.relative_to(folder)
-        parts = relative.parts
-        submitted_at = None
-        if notebook.parent.name == lab_id and len(notebook.relative_to(folder).parts) >= 3:
-            student = notebook.parent.parent.name  # nbgrader: <student>/<lab>/<notebook>
-            stamp = notebook.parent / "timestamp.txt"
-            if stamp.is_file():
-                submitted_at = parse_time(stamp.read_text(errors="replace")[:100], tz)
-        elif len(parts) == 1:
-            student = notebook.stem  # flat: <student>.ipynb
+def _single_notebook(path: Path, lab_id: str, tz: ZoneInfo) -> Submission:
+    """A notebook given by itself: `<student>.ipynb`, or nbgrader's `<student>/<lab>/<nb>.ipynb`."""
+    student = path.stem
+    if path.parent.name == lab_id and path.parent.parent.name:
+        student = path.parent.parent.name
+    elif path.stem == lab_id and path.parent.name:
+        student = path.parent.name
+    if (path.parent / "timestamp.txt").is_file():
+        moment, note = _nbgrader_time(path.parent, tz)
+    else:
+        moment, note = None, "a single notebook file carries no submission time"
+    return Submission(student_id(student), path, moment, one_line(path, 300), note,
+                      (("any", student),))  # fmt: skip
+
+
+# --------------------------------------------------------------------------- the whole intake
+
+
+def _apply_roster(
+    submissions: list[Submission], roster: Roster, intake: Intake
+) -> list[Submission]:
+    mapped = []
+    for sub in submissions:
+        entry, ambiguity = roster.match(sub.names or (("any", sub.student),))
+        if entry is None:
+            intake.not_on_roster.append(sub.student + (f" ({ambiguity})" if ambiguity else ""))
+            mapped.append(replace(sub, on_roster=False))
         else:
-            student = parts[0]
-        found.append(Submission(_student_id(student), notebook, submitted_at, str(notebook)))
-    return found
+            mapped.append(replace(sub, student=entry.student, roster=entry.ids, on_roster=True))
+    return mapped
+
+
+def _one_per_student(submissions: list[Submission], intake: Intake) -> list[Submission]:
+    """One submission per student across all inputs: the latest when times tell, else none."""
+    groups: dict[str, dict[Path, Submission]] = {}
+    for sub in submissions:  # the same file reached twice (a folder and a file in it) is one
+        groups.setdefault(same_student_key(sub.student), {}).setdefault(sub.path.resolve(), sub)
+    kept = []
+    for by_path in groups.values():
+        subs = list(by_path.values())
+        if len(subs) == 1:
+            kept.append(subs[0])
+            continue
+        times = [sub.submitted_at for sub in subs]
+        described = "; ".join(f"{sub.origin} ({sub.submitted_at:%Y-%m-%d %H:%M %Z})"
+                              if sub.submitted_at else sub.origin for sub in subs)  # fmt: skip
+        if all(times) and len(set(times)) == len(times):
+            latest = max(subs, key=lambda sub: sub.submitted_at)  # type: ignore[arg-type,return-value]
+            intake.notes.append(f"{latest.student}: {len(subs)} submissions map to this student, "
+                                f"the latest is graded: {described}")  # fmt: skip
+            kept.append(latest)
+        else:
+            intake.refused.append(
+                f"{subs[0].student}: {len(subs)} different submissions map to this "
+                f"student and their times do not tell the latest, so none is graded: "
+                f"{described}; rename one, or map them with --roster"
+            )
+    return sorted(kept, key=lambda sub: sub.student)
+
+
+def gather(
+    inputs: list[Path], lab_id: str, tz: ZoneInfo, scratch: Path, roster: Roster | None = None
+) -> Intake:
+    """Every submission in `inputs`, one per student, and what was refused or chosen."""
+    intake = Intake(roster_used=roster is not None)
+    missing = [str(path) for path in inputs if not Path(path).exists()]
+    if missing:
+        raise IntakeError(f"{one_line(missing[0], 300)}: no such file or folder")
+    found: list[Submission] = []
+    for number, raw in enumerate(inputs):
+        path = Path(raw)
+        label = one_line(path, 300)
+        if path.is_file() and path.suffix.lower() == ".ipynb":
+            found.append(_single_notebook(path, lab_id, tz))
+            continue
+        refused_before = len(intake.refused)
+        if path.is_dir():
+            folder = path
+        elif path.is_file() and (path.suffix.lower() == ".zip" or zipfile.is_zipfile(path)):
+            scratch.mkdir(parents=True, exist_ok=True)
+            folder = Path(tempfile.mkdtemp(prefix=f"archive-{number}-", dir=scratch)) / "files"
+            unpacked, refused = unpack(path, folder)
+            intake.refused += refused
+            if not unpacked:
+                continue
+        else:
+            intake.refused.append(f"{label}: not a notebook (.ipynb), a folder or a "
+                                  "zip file")  # fmt: skip
+            continue
+        submissions = _from_folder(folder, label, lab_id, tz, intake)
+        if not submissions and len(intake.refused) == refused_before:
+            intake.refused.append(f"{label}: no .ipynb notebooks in it")
+        found += submissions
+    if roster is not None:
+        found = _apply_roster(found, roster, intake)
+    intake.submissions = _one_per_student(found, intake)
+    if roster is not None:
+        graded = {same_student_key(sub.student) for sub in intake.submissions}
+        intake.without_submission = [entry.student for entry in roster.entries
+                                     if same_student_key(entry.student) not in graded]  # fmt: skip
+    return intake
 
 
 def collect(inputs: list[Path], lab_id: str, tz: ZoneInfo, scratch: Path) -> list[Submission]:
-    """Every submission in `inputs` (one per student: the latest, else the last found)."""
-    found: list[Submission] = []
-    for raw in inputs:
-        path = Path(raw)
-        if not path.exists():
-            raise IntakeError(f"{path}: no such file or folder")
-        if path.is_dir():
-            folder_subs = _from_folder(path, lab_id, tz)
-            if not folder_subs:
-                raise IntakeError(f"{path}: no .ipynb notebooks in this folder")
-            found += folder_subs
-        elif path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
-            folder_subs = _from_folder(_extract(path, scratch), lab_id, tz)
-            if not folder_subs:
-                raise IntakeError(f"{path}: no .ipynb notebooks in this zip")
-            found += folder_subs
-        elif path.suffix.lower() == ".ipynb":
-            student = path.stem
-            if path.stem == lab_id and path.parent.name:  # <student>/<lab>/<lab>.ipynb
-                parent = path.parent
-                student = parent.parent.name if parent.name == lab_id else parent.name
-            found.append(Submission(_student_id(student), path, None, str(path)))
-        else:
-            raise IntakeError(f"{path}: not a notebook (.ipynb), a folder or a zip file")
-    by_student: dict[str, Submission] = {}
-    for submission in found:
-        kept = by_student.get(submission.student)
-        if kept is None or (submission.submitted_at or datetime.min.replace(tzinfo=tz)) >= (
-            kept.submitted_at or datetime.min.replace(tzinfo=tz)
-        ):
-            by_student[submission.student] = submission
-    return sorted(by_student.values(), key=lambda s: s.student)
+    """Every submission in `inputs`, for callers that need all or nothing: an `IntakeError`
+    names the first refusal."""
+    intake = gather(inputs, lab_id, tz, scratch)
+    if intake.refused:
+        more = f" (and {len(intake.refused) - 1} more)" if len(intake.refused) > 1 else ""
+        raise IntakeError(intake.refused[0] + more)
+    return intake.submissions

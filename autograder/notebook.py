@@ -57,7 +57,8 @@ def parse_notebook(
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise NotebookError(
-            f"{name}: not a notebook (invalid JSON at line {exc.lineno}: {exc.msg})"
+            f"{name}: not a notebook (invalid JSON at line {exc.lineno}, column {exc.colno}: "
+            f"{exc.msg})"
         ) from None
     except RecursionError:  # the JSON parser recurses per level; so would nbformat's validator
         raise NotebookError(f"{name}: not a notebook (its JSON is nested too deep)") from None

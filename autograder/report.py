@@ -1,174 +1,360 @@
 """Reports from the gradebook: a terminal table, grades.csv, feedback per student, and plots.
 
-Feedback lists each test with its points and the message recorded for it (messages are written
-by `autograder.feedback` and never contain hidden test code), plus what the notebook's cells
-reported (errors, shell commands that were not run).
+Everything follows the notebook: questions come in the notebook's order (by the number their
+name starts with, read naturally: 1.2 before 1.10 before 2.1), each with its points earned and
+possible, and failing cells are named by their position in the notebook and what they define.
+Lateness is assessed afresh under the course's current late policy and extensions.
+
+Every text that came from a submission (ids, messages, notes, times) is written through
+`autograder.safe_text`: in Markdown inside code spans, in HTML escaped, in the CSV as cells no
+spreadsheet runs. A message that every test shares (an unreadable notebook) is said once.
 """
 
 from __future__ import annotations
 
 import csv
-import html
 import json
-from collections import defaultdict
+import re
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autograder.config import Course
-from autograder.gradebook import Gradebook, GradingRun
+from autograder.gradebook import ROSTER_COLUMNS, Gradebook, GradingRun, TestResult
+from autograder.lateness import Lateness, assess
+from autograder.safe_text import csv_cell, html_text, markdown_code, markdown_text, one_line
+from autograder.student_id import student_id
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+CELL_COUNTING = "Cells are counted from the top of the notebook, text cells included."
+SEE_NOTEBOOK = "see “Your notebook” above"
+_QUESTION_NUMBER = re.compile(r"\s*(\d+(?:\.\d+)*)")
+
+
+class ReportError(Exception):
+    """Nothing to report, described in one line."""
+
+
+@dataclass(frozen=True)
+class QuestionScore:
+    name: str
+    earned: float
+    possible: float
 
 
 @dataclass
 class StudentGrade:
     student: str
-    per_question: dict[str, float]
+    roster: dict[str, str]  # roster column -> id ("" when unknown)
+    on_roster: bool | None  # None: graded without a roster
+    submitted_at: datetime | None
+    time_note: str
+    lateness: Lateness
+    questions: list[QuestionScore]  # in notebook order
     total: float
     possible: float
-    late_fraction: float
-    penalty: float
-    final: float
+    penalty: float | None  # None: withheld until a TA resolves the submission time
+    final: float | None
+    notes: list[str]
+    problems: list[str]
     run: GradingRun
+
+    @property
+    def per_question(self) -> dict[str, float]:
+        return {question.name: question.earned for question in self.questions}
+
+
+def question_order(questions: Iterable[str]) -> list[str]:
+    """Questions in notebook order: by the number their name starts with, compared part by part
+    ("1.2" < "1.10" < "2.1"); questions without a number after those, in the order given."""
+    first_seen = list(dict.fromkeys(questions))
+
+    def key(item: tuple[int, str]) -> tuple[int, tuple[int, ...], int]:
+        position, name = item
+        match = _QUESTION_NUMBER.match(name)
+        if match is None:
+            return (1, (), position)
+        return (0, tuple(int(part) for part in match[1].split(".")), position)
+
+    return [name for _, name in sorted(enumerate(first_seen), key=key)]
+
+
+def _results_by_question(run: GradingRun) -> dict[str, list[TestResult]]:
+    grouped: dict[str, list[TestResult]] = {}
+    for result in run.results:
+        grouped.setdefault(result.question, []).append(result)
+    return {name: grouped[name] for name in question_order(grouped)}
+
+
+def _problems(grade_notes: list[str], run: GradingRun, lateness: Lateness,
+              on_roster: bool | None) -> list[str]:  # fmt: skip
+    problems = [lateness.problem] if lateness.problem else []
+    if on_roster is False:
+        problems.append("not on the roster")
+    problems += [note for note in grade_notes if note.startswith("no test could run")]
+    kinds = Counter(r.outcome for r in run.results if r.outcome not in ("passed", "skipped"))
+    if kinds:
+        problems.append("tests not passed: " + ", ".join(f"{kind} {count}"
+                                                         for kind, count in sorted(kinds.items())))
+    return problems
 
 
 def student_grades(course: Course, lab_id: str, gradebook: Gradebook) -> list[StudentGrade]:
     lab = course.lab(lab_id)
     grades = []
     for run in gradebook.latest_runs(lab_id):
-        per_question: dict[str, float] = defaultdict(float)
-        for result in run.results:
-            per_question[result.question] += result.points_earned
-        total = sum(per_question.values())
-        penalty = min(total, run.submission.late_fraction * lab.points)
+        submission = run.submission
+        student = submission.student
+        questions = [QuestionScore(name, sum(r.points_earned for r in results),
+                                   sum(r.points_possible for r in results))
+                     for name, results in _results_by_question(run).items()]  # fmt: skip
+        total = sum(question.earned for question in questions)
+        lateness = assess(course, lab_id, student.student_id, submission.submitted_at)
+        penalty = None if lateness.fraction is None else min(total, lateness.fraction * lab.points)
+        notes = [str(note) for note in json.loads(run.notebook_notes or "[]")]
         grades.append(StudentGrade(
-            student=run.submission.student.student_id, per_question=dict(per_question),
-            total=total, possible=sum(r.points_possible for r in run.results),
-            late_fraction=run.submission.late_fraction, penalty=penalty,
-            final=max(0.0, total - penalty), run=run,
+            student=student.student_id, roster=student.roster_ids(), on_roster=student.on_roster,
+            submitted_at=submission.submitted_at, time_note=submission.time_note or "",
+            lateness=lateness, questions=questions, total=total,
+            possible=sum(question.possible for question in questions), penalty=penalty,
+            final=None if penalty is None else max(0.0, total - penalty), notes=notes,
+            problems=_problems(notes, run, lateness, student.on_roster), run=run,
         ))  # fmt: skip
     return grades
 
 
-def _questions(grades: list[StudentGrade]) -> list[str]:
-    seen: dict[str, None] = {}
-    for grade in grades:
-        for result in grade.run.results:
-            seen.setdefault(result.question)
-    return list(seen)
+# --------------------------------------------------------------------------- formatting
 
 
-def terminal_table(grades: list[StudentGrade]) -> str:
+def _moment(moment: datetime | None, course: Course) -> str:
+    if moment is None:
+        return "unknown"
+    return f"{moment.astimezone(course.timezone):%Y-%m-%d %H:%M %Z}"
+
+
+def _duration(minutes: float) -> str:
+    whole = round(minutes)
+    days, rest = divmod(whole, 1440)
+    hours, mins = divmod(rest, 60)
+    parts = [f"{days} d"] * bool(days) + [f"{hours} h"] * bool(hours) + [f"{mins} min"]
+    return " ".join(parts)
+
+
+def _lateness_text(grade: StudentGrade, course: Course) -> str:
+    """One plain sentence on when the work came in and what that cost (no submission text)."""
+    lateness = grade.lateness
+    due = f"due {_moment(lateness.due, course)}"
+    if lateness.extension:
+        due += f", {lateness.extension}"
+    if lateness.minutes_late is None:
+        return f"Submission time unknown ({due})."
+    when = f"Submitted {_moment(grade.submitted_at, course)}"
+    if lateness.minutes_late <= 0:
+        return f"{when}, on time ({due})."
+    cost = f"penalty {grade.penalty:g}" if grade.penalty else "no penalty"
+    return f"{when}, {_duration(lateness.minutes_late)} late ({due}; {cost})."
+
+
+def _score_text(grade: StudentGrade, points: float) -> str:
+    if grade.final is None:
+        return f"withheld (tests {grade.total:g} / {points:g}; the submission time is unknown)"
+    if grade.penalty:
+        return (f"{grade.final:g} / {points:g} "
+                f"(tests {grade.total:g}, late penalty {grade.penalty:g})")
+    return f"{grade.final:g} / {points:g}"
+
+
+def _test_label(result: TestResult) -> str:
+    return result.name.removeprefix("test_").replace("_", " ")
+
+
+def _said_in_notes(message: str, notes: list[str]) -> bool:
+    return bool(message) and any(message in note for note in notes)
+
+
+def terminal_table(grades: list[StudentGrade], course: Course) -> str:
     if not grades:
         return "no graded submissions"
-    width = max(7, *(len(g.student) for g in grades))
-    lines = [f"{'student':<{width}}  {'total':>7}  {'late':>6}  {'final':>7}  sandbox  problems"]
-    for grade in grades:
-        bad = [r for r in grade.run.results if r.outcome not in ("passed", "skipped")]
-        kinds = ", ".join(sorted({r.outcome for r in bad})) or "-"
-        late = -grade.penalty if grade.penalty else 0.0  # never "-0.00"
-        lines.append(f"{grade.student:<{width}}  {grade.total:7.2f}  {late:6.2f}  "
-                     f"{grade.final:7.2f}  {grade.run.sandbox:<7}  {kinds}")  # fmt: skip
-    finals = [g.final for g in grades]
-    lines.append(f"{len(grades)} students, mean final {sum(finals) / len(finals):.2f}")
+    names = [one_line(grade.student, 64) for grade in grades]
+    width = max(7, *(len(name) for name in names))
+    lines = [f"{'student':<{width}}  {'total':>7}  {'late':>6}  {'final':>8}  "
+             f"{'submitted':<20}  sandbox      problems"]  # fmt: skip
+    for name, grade in zip(names, grades):
+        late = "?" if grade.penalty is None else f"{-grade.penalty if grade.penalty else 0.0:.2f}"
+        final = "withheld" if grade.final is None else f"{grade.final:.2f}"
+        lines.append(f"{name:<{width}}  {grade.total:7.2f}  {late:>6}  {final:>8}  "
+                     f"{_moment(grade.submitted_at, course):<20}  {grade.run.sandbox:<11}  "
+                     f"{one_line('; '.join(grade.problems), 200) or '-'}")  # fmt: skip
+    finals = [g.final for g in grades if g.final is not None]
+    mean = f"mean final {sum(finals) / len(finals):.2f}" if finals else "no final grades"
+    withheld = len(grades) - len(finals)
+    lines.append(f"{len(grades)} students, {mean}"
+                 + (f"; {withheld} withheld: submission time unknown, see README "
+                    "(late_policy.unknown_time, extensions)" if withheld else ""))  # fmt: skip
     if any(g.run.sandbox != "bwrap" for g in grades):
         lines.append("WARNING: some submissions ran without bubblewrap (resource limits only)")
     return "\n".join(lines)
 
 
-def write_csv(grades: list[StudentGrade], path: Path) -> None:
-    questions = _questions(grades)
-    with path.open("w", newline="") as handle:
+def write_csv(grades: list[StudentGrade], path: Path, course: Course) -> None:
+    questions = question_order(q.name for grade in grades for q in grade.questions)
+    with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student", *questions, "total", "late_penalty", "final", "sha256"])
+        writer.writerow(["student", *ROSTER_COLUMNS, "submitted_at", "minutes_late",
+                         *(csv_cell(question) for question in questions), "total", "possible",
+                         "late_penalty", "final", "problems", "sandbox", "sha256"])  # fmt: skip
         for grade in grades:
-            writer.writerow([grade.student,
-                             *(f"{grade.per_question.get(q, 0.0):g}" for q in questions),
-                             f"{grade.total:g}", f"{grade.penalty:g}", f"{grade.final:g}",
-                             grade.run.submission.sha256])  # fmt: skip
+            per_question = grade.per_question
+            late = grade.lateness.minutes_late
+            submitted = (grade.submitted_at.astimezone(course.timezone).isoformat()
+                         if grade.submitted_at else "unknown")  # fmt: skip
+            writer.writerow([
+                csv_cell(grade.student),
+                *(csv_cell(grade.roster.get(column, "")) for column in ROSTER_COLUMNS),
+                submitted, "" if late is None else f"{late:.0f}",
+                *(f"{per_question[q]:g}" if q in per_question else "" for q in questions),
+                f"{grade.total:g}", f"{grade.possible:g}",
+                "" if grade.penalty is None else f"{grade.penalty:g}",
+                "" if grade.final is None else f"{grade.final:g}",
+                csv_cell("; ".join(grade.problems), 1000), csv_cell(grade.run.sandbox),
+                grade.run.submission.sha256,
+            ])  # fmt: skip
 
 
 def feedback_markdown(course: Course, lab_id: str, grade: StudentGrade) -> str:
     lab = course.lab(lab_id)
     run = grade.run
-    lines = [f"# {lab.title}: feedback for {grade.student}", "",
-             f"Score: **{grade.final:g} / {lab.points:g}**"
-             + (f" (tests {grade.total:g}, late penalty {grade.penalty:g})" if grade.penalty
-                else ""), ""]  # fmt: skip
+    lines = [f"# {markdown_text(lab.title)}", "",
+             f"Feedback for {markdown_code(grade.student)}.", "",
+             f"**Score: {markdown_text(_score_text(grade, lab.points))}**", "",
+             markdown_text(_lateness_text(grade, course)), ""]  # fmt: skip
+    if grade.lateness.problem:
+        lines += [f"Note: {markdown_code(grade.lateness.problem)}", ""]
     if run.sandbox != "bwrap":
-        lines += ["_Graded without bubblewrap: resource limits only._", ""]
-    notes = json.loads(run.notebook_notes or "[]")
-    if notes:
-        lines += ["## Your notebook", ""] + [f"- {note}" for note in notes] + [""]
-    lines += ["## Tests", "", "| question | test | points | result |", "|---|---|---|---|"]
-    for result in run.results:
-        message = result.message.replace("|", "\\|").replace("\n", " ")
-        verdict = "passed" if result.outcome == "passed" else f"{result.outcome}: {message}"
-        lines.append(f"| {result.question} | {result.name.removeprefix('test_').replace('_', ' ')}"
-                     f" | {result.points_earned:g}/{result.points_possible:g} | {verdict} |")
-    lines += ["", f"Graded on {run.device}, grader {run.grader_version}, run {run.run_id}."]
+        lines += ["*Graded without bubblewrap: resource limits only.*", ""]
+    if grade.notes:
+        lines += ["## Your notebook", "", CELL_COUNTING, ""]
+        lines += [f"- {markdown_code(note)}" for note in grade.notes] + [""]
+    lines += ["## Questions", "", "| question | points |", "|---|---|"]
+    lines += [f"| {markdown_text(q.name)} | {q.earned:g} / {q.possible:g} |"
+              for q in grade.questions]  # fmt: skip
+    lines += [f"| **total** | **{grade.total:g} / {grade.possible:g}** |", ""]
+    for (question, results), score in zip(_results_by_question(run).items(), grade.questions):
+        lines += [f"### {markdown_text(question)}: {score.earned:g} / {score.possible:g}", ""]
+        for result in results:
+            item = (f"- {markdown_text(result.outcome)}: {markdown_text(_test_label(result))} "
+                    f"({result.points_earned:g} / {result.points_possible:g})")  # fmt: skip
+            if result.outcome != "passed" and result.message:
+                item += (f": {SEE_NOTEBOOK}" if _said_in_notes(result.message, grade.notes)
+                         else f": {markdown_code(result.message)}")  # fmt: skip
+            lines.append(item)
+        lines.append("")
+    lines.append(markdown_text(f"Graded on {run.device}, grader {run.grader_version}, "
+                               f"run {run.run_id}."))  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+_HTML_STYLE = """body{font-family:sans-serif;max-width:60em;margin:2em auto}
+td,th{padding:.2em .6em;border-bottom:1px solid #ddd;text-align:left}
+li.passed b{color:green} li:not(.passed) b{color:#b00} code{white-space:pre-wrap}"""
 
 
 def feedback_html(course: Course, lab_id: str, grade: StudentGrade) -> str:
     lab = course.lab(lab_id)
     run = grade.run
-    rows = "\n".join(
-        f"<tr class='{html.escape(r.outcome)}'><td>{html.escape(r.question)}</td>"
-        f"<td>{html.escape(r.name.removeprefix('test_').replace('_', ' '))}</td>"
-        f"<td>{r.points_earned:g}/{r.points_possible:g}</td><td>{html.escape(r.outcome)}</td>"
-        f"<td>{html.escape(r.message)}</td></tr>"
-        for r in run.results
-    )
-    notes = "".join(f"<li>{html.escape(n)}</li>" for n in json.loads(run.notebook_notes or "[]"))
-    return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>{html.escape(lab.title)}: {html.escape(grade.student)}</title>
-<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}td,th{{padding:.2em .6em;
-border-bottom:1px solid #ddd;text-align:left}}tr.passed td:nth-child(4){{color:green}}
-tr:not(.passed) td:nth-child(4){{color:#b00}}</style></head><body>
-<h1>{html.escape(lab.title)}</h1><p>Feedback for <b>{html.escape(grade.student)}</b>:
-score <b>{grade.final:g} / {lab.points:g}</b>{f" (late penalty {grade.penalty:g})" if grade.penalty else ""}</p>
-{f"<h2>Your notebook</h2><ul>{notes}</ul>" if notes else ""}
-<h2>Tests</h2><table><tr><th>question</th><th>test</th><th>points</th><th>outcome</th><th>message</th></tr>
-{rows}</table><p><small>Graded on {html.escape(run.device)}, sandbox {html.escape(run.sandbox)},
-run {html.escape(run.run_id)}.</small></p></body></html>
-"""  # noqa: E501
+    parts = [f"<h1>{html_text(lab.title)}</h1>",
+             f"<p>Feedback for <code>{html_text(grade.student)}</code>.</p>",
+             f"<p><b>Score: {html_text(_score_text(grade, lab.points))}</b></p>",
+             f"<p>{html_text(_lateness_text(grade, course))}</p>"]  # fmt: skip
+    if grade.lateness.problem:
+        parts.append(f"<p>Note: {html_text(grade.lateness.problem)}</p>")
+    if run.sandbox != "bwrap":
+        parts.append("<p><i>Graded without bubblewrap: resource limits only.</i></p>")
+    if grade.notes:
+        parts.append(f"<h2>Your notebook</h2><p>{html_text(CELL_COUNTING)}</p><ul>"
+                     + "".join(f"<li><code>{html_text(n)}</code></li>" for n in grade.notes)
+                     + "</ul>")  # fmt: skip
+    rows = "".join(f"<tr><td>{html_text(q.name)}</td><td>{q.earned:g} / {q.possible:g}</td></tr>"
+                   for q in grade.questions)  # fmt: skip
+    parts.append(f"<h2>Questions</h2><table><tr><th>question</th><th>points</th></tr>{rows}"
+                 f"<tr><th>total</th><th>{grade.total:g} / {grade.possible:g}</th></tr></table>")
+    for (question, results), score in zip(_results_by_question(run).items(), grade.questions):
+        items = []
+        for result in results:
+            message = ""
+            if result.outcome != "passed" and result.message:
+                message = (f": {html_text(SEE_NOTEBOOK)}"
+                           if _said_in_notes(result.message, grade.notes)
+                           else f": <code>{html_text(result.message)}</code>")  # fmt: skip
+            kind = "passed" if result.outcome == "passed" else "not-passed"
+            items.append(f"<li class=\"{kind}\"><b>{html_text(result.outcome)}</b>: "
+                         f"{html_text(_test_label(result))} ({result.points_earned:g} / "
+                         f"{result.points_possible:g}){message}</li>")  # fmt: skip
+        parts.append(f"<h3>{html_text(question)}: {score.earned:g} / {score.possible:g}</h3>"
+                     f"<ul>{''.join(items)}</ul>")  # fmt: skip
+    parts.append(f"<p><small>Graded on {html_text(run.device)}, sandbox {html_text(run.sandbox)}, "
+                 f"run {html_text(run.run_id)}.</small></p>")  # fmt: skip
+    body = "\n".join(parts)
+    return (f"<!doctype html>\n<html><head><meta charset=\"utf-8\">"
+            f"<title>{html_text(lab.title)}: {html_text(grade.student)}</title>"
+            f"<style>{_HTML_STYLE}</style></head><body>\n{body}\n</body></html>\n")  # fmt: skip
+
+
+def score_figure(grades: list[StudentGrade], possible: float) -> Figure:
+    """The histogram of final scores and, per question in notebook order, how many students
+    earned all its points; both counted in whole students."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    questions = question_order(q.name for grade in grades for q in grade.questions)
+    full_marks = Counter(q.name for grade in grades for q in grade.questions
+                         if q.possible and q.earned >= q.possible)  # fmt: skip
+    finals = [grade.final for grade in grades if grade.final is not None]
+    figure = Figure(figsize=(12, 4.5))
+    left, right = figure.subplots(1, 2)
+    left.hist(finals, bins=min(20, max(5, len(finals))), range=(0, possible), color="#4477aa")
+    withheld = len(grades) - len(finals)
+    left.set(title="final scores" + (f" ({withheld} withheld)" if withheld else ""),
+             xlabel="points", ylabel="students")  # fmt: skip
+    left.yaxis.set_major_locator(MaxNLocator(integer=True))
+    right.barh(questions, [full_marks[q] for q in questions], color="#66aa55")
+    right.set(title="students with full points, per question", xlim=(0, max(1, len(grades))),
+              xlabel="students")  # fmt: skip
+    right.xaxis.set_major_locator(MaxNLocator(integer=True))
+    right.invert_yaxis()  # the notebook's first question on top
+    figure.tight_layout()
+    return figure
 
 
 def write_plot(grades: list[StudentGrade], path: Path, possible: float) -> None:
-    import matplotlib
+    score_figure(grades, possible).savefig(path, dpi=100)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    questions = _questions(grades)
-    passed: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for grade in grades:
-        for result in grade.run.results:
-            passed[result.question][0] += result.outcome == "passed"
-            passed[result.question][1] += 1
-    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
-    left.hist([g.final for g in grades], bins=min(20, max(5, len(grades))), range=(0, possible),
-              color="#4477aa")  # fmt: skip
-    left.set(title="final scores", xlabel="points", ylabel="students")
-    rates = [passed[q][0] / passed[q][1] if passed[q][1] else 0 for q in questions]
-    right.barh(questions, rates, color="#66aa55")
-    right.set(title="pass rate per question (tests passed)", xlim=(0, 1))
-    right.invert_yaxis()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+def feedback_file_stem(student: str) -> str:
+    """A feedback file's name: the student id (already safe, unless stored by an older kit)."""
+    return student_id(student)
 
 
 def write_report(
     course: Course, lab_id: str, gradebook: Gradebook, out: Path
 ) -> list[StudentGrade]:
     grades = student_grades(course, lab_id, gradebook)
+    if not grades:
+        raise ReportError(f"no graded submissions of {lab_id} in {gradebook.url}; grade first")
     out.mkdir(parents=True, exist_ok=True)
-    write_csv(grades, out / "grades.csv")
+    write_csv(grades, out / "grades.csv", course)
     feedback = out / "feedback"
     feedback.mkdir(exist_ok=True)
     for grade in grades:
-        (feedback / f"{grade.student}.md").write_text(feedback_markdown(course, lab_id, grade))
-        (feedback / f"{grade.student}.html").write_text(feedback_html(course, lab_id, grade))
-    if grades:
-        write_plot(grades, out / "scores.png", course.lab(lab_id).points)
+        stem = feedback_file_stem(grade.student)
+        (feedback / f"{stem}.md").write_text(feedback_markdown(course, lab_id, grade),
+                                             encoding="utf-8")  # fmt: skip
+        (feedback / f"{stem}.html").write_text(feedback_html(course, lab_id, grade),
+                                               encoding="utf-8")  # fmt: skip
+    write_plot(grades, out / "scores.png", course.lab(lab_id).points)
     return grades

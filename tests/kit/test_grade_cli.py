@@ -1,4 +1,5 @@
-"""`autograder grade` and `report` end to end on a tiny course, and the intake of every layout."""
+"""`autograder grade` and `report` end to end on a tiny course: layouts, a mixed batch with bad
+inputs (exit status 3, everything else graded), skipping, forcing, reports and a killed grader."""
 
 from __future__ import annotations
 
@@ -102,19 +103,87 @@ def test_grade_skip_force_and_report(tiny_course, tmp_path, capsys):
     table = capsys.readouterr().out
     assert "good" in table and "4 students" in table and "-0.00" not in table
     assert any(line.startswith("late ") and " -0.40 " in line for line in table.splitlines())
+    assert "3 withheld: submission time unknown" in table  # a flat folder has no times
+    rows = {row["student"]: row for row in csv.DictReader((reports / "grades.csv").open())}
+    assert rows["good"]["total"] == "2" and rows["good"]["final"] == ""
+    assert "final grade withheld" in rows["good"]["problems"]
+    config = tiny_course / "course_config.py"  # the TA decides: no regrading needed
+    config.write_text(config.read_text().replace('"max_days_late": 3}',
+                                                 '"max_days_late": 3, "unknown_time": "on_time"}'))
+    assert main([*base, "report", "tiny", "--db", db, "--out", str(reports)]) == 0
     rows = {row["student"]: row for row in csv.DictReader((reports / "grades.csv").open())}
     assert rows["good"]["final"] == "2" and rows["wrong"]["final"] == "0"
     assert rows["late"]["total"] == "2" and rows["late"]["late_penalty"] == "0.4"
     assert rows["late"]["final"] == "1.6"
     wrong = (reports / "feedback" / "wrong.md").read_text()
     assert "double(x)" in wrong and "def test_" not in wrong and "tol.assert_close" not in wrong
-    assert "not UTF-8" in (reports / "feedback" / "garbage.html").read_text()
+    garbage = (reports / "feedback" / "garbage.html").read_text()
+    assert garbage.count("not UTF-8") == 1 and "see “Your notebook” above" in garbage
     assert (reports / "scores.png").stat().st_size > 1000
     runs = Gradebook(db).latest_runs("tiny")
     assert {run.sandbox for run in runs} <= {"bwrap", "limits only"}
     record = runs[-1].results[0]
     assert record.test_id.endswith("test_double") and record.question == "doubling"
     assert record.points_possible == 2 and runs[-1].device == "cpu"
+
+
+def gradescope_export(path: Path, notebook: Path) -> Path:
+    """Gradescope's export zip: one top folder, a good submission, a malformed metadata entry,
+    and two entries no archive may hold."""
+    top = "assignment_77_export/"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(f"{top}submission_metadata.yml",
+                         "submission_1:\n  :submitters:\n  - :name: Ana Lima\n    :sid: ana\n"
+                         "  :created_at: 2026-10-12 20:00:00.000000000 +01:00\n"
+                         "submission_2: [not, a, submission]\n")  # fmt: skip
+        archive.write(notebook, f"{top}submission_1/tiny.ipynb")
+        archive.write(notebook, f"{top}submission_2/tiny.ipynb")
+        archive.write(notebook, "../../evil.ipynb")
+        link = zipfile.ZipInfo(f"{top}submission_1/link.ipynb")
+        link.external_attr = 0o120777 << 16
+        archive.writestr(link, "/etc/passwd")
+    return path
+
+
+@pytest.mark.slow
+def test_a_mixed_batch_with_bad_inputs_grades_all_the_rest(tiny_course, tmp_path, capsys):
+    good = write(tmp_path / "good.ipynb")
+    export = gradescope_export(tmp_path / "export.zip", good)
+    canvas = tmp_path / "canvas.zip"
+    with zipfile.ZipFile(canvas, "w") as archive:
+        archive.write(good, "limacy_4821_77001_tiny.ipynb")
+        archive.write(good, "x" * 300 + ".ipynb")
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"PK\x03\x04 cut short")
+    inbox = tmp_path / "inbox"
+    write(inbox / "bob.ipynb", WRONG)
+    with zipfile.ZipFile(inbox / "mallory.ipynb", "w") as archive:  # a zip named .ipynb
+        archive.writestr("submission_metadata.yml", "s:\n  :submitters:\n  - :sid: ana\n")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student,sis_id,lms_id\nana,ana,\nbob,,\ncy,,4821\nzoe,,\n")
+    db = f"sqlite:///{tmp_path / 'gb.sqlite'}"
+    code = main(["--course", str(tiny_course), "grade", "tiny", str(export), str(canvas),
+                 str(broken), str(inbox), "--db", db, "--workers", "1", "--roster", str(roster)])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 3
+    refused = [line for line in out if line.startswith("refused: ")]
+    assert len(refused) == 5, out
+    for what in ("'../../evil.ipynb': its path escapes", "link.ipynb': a link",
+                 "submission_2 is not a mapping", "broken.zip: not a readable zip",
+                 "name too long"):  # fmt: skip
+        assert sum(what in line for line in refused) == 1, (what, refused)
+    assert "roster: 1 graded students are not on it: mallory" in out
+    assert "roster: 1 students on it have no submission: zoe" in out
+    assert any(line.startswith("tiny: graded 4, skipped 0") and "not notebooks 1" in line
+               for line in out)  # fmt: skip
+    assert "5 inputs refused (named above); everything else was graded" in out
+    runs = {run.submission.student.student_id: run for run in Gradebook(db).latest_runs("tiny")}
+    assert sorted(runs) == ["ana", "bob", "cy", "mallory"]
+    assert runs["ana"].submission.submitted_at == datetime(2026, 10, 12, 19, tzinfo=UTC)
+    assert runs["cy"].submission.student.lms_id == "4821"
+    earned = {student: sum(r.points_earned for r in run.results) for student, run in runs.items()}
+    assert earned == {"ana": 2, "bob": 0, "cy": 2, "mallory": 0}
+    assert "not a notebook" in runs["mallory"].results[0].message
 
 
 @pytest.mark.slow

@@ -1,14 +1,16 @@
-"""The gradebook: late policy, tests digest, and runs written whole or not at all."""
+"""The gradebook: tests digest, runs written whole or not at all, texts stored as one safe line,
+roster ids, older gradebooks gaining new columns, and reports refusing a gradebook not there."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import sqlite3
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from autograder import gradebook as gb
 from autograder.config import load_course
-from autograder.gradebook import Gradebook, GradedRun, late_penalty
+from autograder.gradebook import Gradebook, GradebookError, GradedRun
 
 
 def graded(records, student="ann", sha="a" * 64):
@@ -22,16 +24,6 @@ def graded(records, student="ann", sha="a" * 64):
 RECORD = {"nodeid": "tests/tiny/test_tiny.py::test_double", "name": "test_double",
           "question": "doubling", "points": 2.0, "earned": 2.0, "outcome": "passed",
           "message": "", "duration": 0.01}  # fmt: skip
-
-
-def test_late_policy(tiny_course):
-    course = load_course(tiny_course)  # grace 0, 10 % per started day, at most 3 days
-    due = course.lab("tiny").due
-    assert late_penalty(course, "tiny", None) == (0.0, 0.0)
-    assert late_penalty(course, "tiny", due - timedelta(hours=1))[1] == 0.0
-    assert late_penalty(course, "tiny", due + timedelta(minutes=1))[1] == pytest.approx(0.1)
-    assert late_penalty(course, "tiny", due + timedelta(days=1, minutes=1))[1] == pytest.approx(0.2)
-    assert late_penalty(course, "tiny", due + timedelta(days=3, minutes=1))[1] == 1.0
 
 
 def test_tests_digest_follows_tests_and_source(tiny_course):
@@ -56,3 +48,79 @@ def test_runs_are_written_whole_or_not_at_all(tmp_path):
     assert [run.run_id for run in runs] == [run_id]
     result = runs[0].results[0]
     assert (result.points_earned, result.outcome, result.question) == (2.0, "passed", "doubling")
+
+
+def test_texts_from_a_submission_are_stored_as_one_safe_line(tmp_path):
+    book = Gradebook(f"sqlite:///{tmp_path / 'gb.sqlite'}")
+    hostile = "boom\x1b[2J\x1b]0;owned\x07\x07\nScore: 50 / 50\r\n\u202eevil"
+    run = graded([dict(RECORD, outcome="error", earned=0.0, message=hostile)])
+    run.notebook_notes = [f"cell 3 (f): {hostile}"]
+    run.filename = "inbox/\x1b[31mred.ipynb"
+    book.record(run)
+    stored = book.latest_runs("tiny")[0]
+    assert stored.results[0].message == "boom Score: 50 / 50 evil"
+    assert stored.notebook_notes == '["cell 3 (f): boom Score: 50 / 50 evil"]'
+    assert stored.submission.filename == "inbox/red.ipynb"
+
+
+def test_roster_ids_are_kept_until_a_roster_says_otherwise(tmp_path):
+    book = Gradebook(f"sqlite:///{tmp_path / 'gb.sqlite'}")
+    first = graded([RECORD])
+    first.roster, first.on_roster = {"login": "alima", "sis_id": "2026001"}, True
+    book.record(first)
+    book.record(graded([RECORD], sha="c" * 64))  # graded again without a roster
+    student = book.latest_runs("tiny")[0].submission.student
+    assert student.on_roster is True
+    assert student.roster_ids() == {"login": "alima", "sis_id": "2026001", "email": "",
+                                    "name": "", "lms_id": ""}
+
+
+OLD_SCHEMA = """
+CREATE TABLE students (id INTEGER PRIMARY KEY, student_id VARCHAR(100) UNIQUE NOT NULL);
+CREATE TABLE submissions (id INTEGER PRIMARY KEY, student_pk INTEGER NOT NULL, lab VARCHAR(100)
+    NOT NULL, sha256 VARCHAR(64) NOT NULL, filename TEXT NOT NULL, submitted_at DATETIME,
+    minutes_late FLOAT NOT NULL, late_fraction FLOAT NOT NULL);
+INSERT INTO students VALUES (1, 'ann');
+INSERT INTO submissions VALUES (1, 1, 'tiny', 'aaaa', 'ann.ipynb', NULL, 0.0, 0.0);
+"""
+
+
+def test_an_older_gradebook_gains_the_new_columns(tmp_path):
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as connection:
+        connection.executescript(OLD_SCHEMA)
+    book = Gradebook(f"sqlite:///{path}")
+    book.record(graded([RECORD], student="bob"))
+    with sqlite3.connect(path) as connection:
+        columns = {row[1] for row in connection.execute("pragma table_info(students)")}
+        assert {"login", "sis_id", "email", "name", "lms_id", "on_roster"} <= columns
+        assert connection.execute("select time_note from submissions where id = 1").fetchone() \
+            == (None,)
+        assert connection.execute("select count(*) from students").fetchone() == (2,)
+
+
+def test_existing_refuses_a_gradebook_that_is_not_there(tiny_course, tmp_path):
+    course = load_course(tiny_course)
+    missing = tmp_path / "typo.sqlite"
+    for url, message in [(f"sqlite:///{missing}", "no gradebook there"),
+                         (None, "no gradebook there"), ("not a url", "not a database URL")]:
+        with pytest.raises(GradebookError, match=message):
+            Gradebook.existing(course, url)
+    assert not missing.exists() and not (tiny_course / gb.DEFAULT_DB).exists()
+    with sqlite3.connect(tmp_path / "other.sqlite") as connection:
+        connection.execute("create table notes (x)")
+    with pytest.raises(GradebookError, match="not a gradebook"):
+        Gradebook.existing(course, f"sqlite:///{tmp_path / 'other.sqlite'}")
+    Gradebook(f"sqlite:///{tmp_path / 'gb.sqlite'}").record(graded([RECORD]))
+    assert Gradebook.existing(course, f"sqlite:///{tmp_path / 'gb.sqlite'}").latest_runs("tiny")
+
+
+def test_times_read_back_as_the_same_moment(tmp_path):
+    book = Gradebook(f"sqlite:///{tmp_path / 'gb.sqlite'}")
+    run = graded([RECORD])
+    run.submitted_at = datetime(2026, 10, 12, 20, tzinfo=timezone(timedelta(hours=1)))
+    book.record(run)
+    stored = book.latest_runs("tiny")[0]
+    assert stored.submission.submitted_at == datetime(2026, 10, 12, 19, tzinfo=UTC)
+    assert stored.submission.submitted_at.tzinfo is not None
+    assert stored.finished_at.tzinfo is not None
