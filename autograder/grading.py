@@ -12,9 +12,11 @@ from __future__ import annotations
 import atexit
 import multiprocessing
 import os
+import re
 import time
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,11 +26,12 @@ from autograder.gradebook import (
     Gradebook,
     GradedRun,
     file_sha256,
-    late_penalty,
     tests_digest,
 )
 from autograder.intake import Submission
+from autograder.lateness import assess
 from autograder.notebook import NotebookError, read_notebook
+from autograder.safe_text import one_line
 
 
 def resolve_device(device: str) -> str:
@@ -55,6 +58,8 @@ class BatchSummary:
     sandbox: str = ""
     overheads: list[float] = field(default_factory=list)
     wall_s: float = 0.0
+    unknown_times: list[str] = field(default_factory=list)  # students, with the time problem
+    warnings: list[str] = field(default_factory=list)  # one line per submission
 
     def lines(self, possible: float) -> list[str]:
         mean = sum(self.scores.values()) / len(self.scores) if self.scores else 0.0
@@ -66,6 +71,11 @@ class BatchSummary:
             f"mean score {mean:.2f}/{possible:g} over {len(self.scores)} students; "
             f"failed tests by kind: {failures}",
         ]
+        if self.unknown_times:
+            lines.append(f"submission time unknown: {len(self.unknown_times)}: "
+                         + "; ".join(self.unknown_times[:10])
+                         + (" ..." if len(self.unknown_times) > 10 else ""))  # fmt: skip
+        lines += self.warnings
         if self.sandbox and self.sandbox != "bwrap":
             lines.append("WARNING: bubblewrap is unavailable: student code ran with resource "
                          "limits only, without filesystem or network isolation")  # fmt: skip
@@ -96,13 +106,50 @@ def _grade_in_worker(lab_id: str, path: str) -> dict:
             "sandbox": verdict.sandbox_mode}  # fmt: skip
 
 
-def notebook_notes(report: dict) -> list[str]:
+MAX_NOTES = 50
+MAX_NOTE = 300
+_DEFINITION = re.compile(r"^(?:async[ \t]+def|def|class)[ \t]+([A-Za-z_]\w*)", re.MULTILINE)
+
+
+def _cell_label(cell: dict, nb: Any) -> str:
+    """"cell 21 (sigmoid)": the cell's position as Jupyter shows it (1-based, every cell counted)
+    and what it defines (its top-level functions and classes, else its nbgrader grade_id)."""
+    index = cell.get("index")
+    if not isinstance(index, int) or isinstance(index, bool):
+        return "a cell"
+    names: list[str] = []
+    cells = nb.get("cells", []) if isinstance(nb, dict) else []
+    if 0 <= index < len(cells) and isinstance(cells[index].get("source"), str):
+        names = list(dict.fromkeys(_DEFINITION.findall(cells[index]["source"][:100_000])))
+    if not names and isinstance(cell.get("grade_id"), str) and cell["grade_id"]:
+        names = [cell["grade_id"]]
+    shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+    return f"cell {index + 1}" + (f" ({one_line(shown, 80)})" if shown else "")
+
+
+def notebook_notes(report: dict, nb: Any = None) -> list[str]:
+    """One line per error or note of a cell, "cell 21 (sigmoid): NotImplementedError: ...".
+
+    `report["cells"]` comes from the sandbox (`index`: the cell's 0-based position among all
+    cells; `grade_id`); `nb` is the submitted notebook, read here to name what a cell defines."""
     notes = []
     for cell in report.get("cells", []):
+        if not isinstance(cell, dict):
+            continue
+        label = _cell_label(cell, nb)
         if cell.get("error"):
-            notes.append(f"cell {cell['index']}: {cell['error']}"[:300])
-        notes += [f"cell {cell['index']}: {note}"[:300] for note in cell.get("notes", [])]
-    return notes[:50]
+            notes.append(one_line(f"{label}: {cell['error']}", MAX_NOTE))
+        notes += [one_line(f"{label}: {note}", MAX_NOTE) for note in cell.get("notes", [])]
+    return notes[:MAX_NOTES]
+
+
+def _whole_notebook_problem(records: list[dict]) -> str:
+    """The one reason every test failed for, when no test ran on its own (an unreadable
+    notebook): said once in the notes rather than once per test."""
+    messages = {record["message"] for record in records}
+    if records and len(messages) == 1 and all(r["outcome"] != "passed" for r in records):
+        return f"no test could run: {messages.pop()}"
+    return ""
 
 
 # --------------------------------------------------------------------------- the batch
@@ -153,17 +200,32 @@ def grade_batch(
 
     def store(submission: Submission, sha: str, records: list[dict], report: dict,
               wall_s: float, student_s: float, sandbox: str) -> None:  # fmt: skip
-        minutes, fraction = late_penalty(course, lab_id, submission.submitted_at)
+        lateness = assess(course, lab_id, submission.student, submission.submitted_at)
+        warnings: list[str] = []
+        try:
+            nb = read_notebook(submission.path, warnings_out=warnings)
+        except NotebookError:
+            nb = None
+        notes = notebook_notes(report, nb)
+        if not report:
+            notes = [problem for problem in [_whole_notebook_problem(records)] if problem]
         gradebook.record(GradedRun(
             student=submission.student, lab=lab_id, sha256=sha, filename=str(submission.path),
-            submitted_at=submission.submitted_at, minutes_late=minutes, late_fraction=fraction,
-            tests_digest=digest, device=device, sandbox=sandbox, wall_s=wall_s,
-            student_s=student_s, notebook_notes=notebook_notes(report), records=records,
+            submitted_at=submission.submitted_at, minutes_late=lateness.minutes_late or 0.0,
+            late_fraction=lateness.fraction or 0.0, tests_digest=digest, device=device,
+            sandbox=sandbox, wall_s=wall_s, student_s=student_s, notebook_notes=notes,
+            records=records, time_note=submission.time_note, roster=dict(submission.roster),
+            on_roster=submission.on_roster,
         ))  # fmt: skip
         total = sum(record["earned"] for record in records)
-        summary.scores[submission.student] = total * (1 - fraction)
+        summary.scores[submission.student] = total * (1 - (lateness.fraction or 0.0))
         summary.outcomes.update(record["outcome"] for record in records)
         summary.graded += 1
+        if lateness.problem:
+            summary.unknown_times.append(f"{submission.student} ({submission.time_note})")
+        if warnings:
+            summary.warnings.append(f"{submission.student}: notebook warnings: "
+                                    + "; ".join(warnings))  # fmt: skip
 
     if invalid:
         tests = _test_list(course, lab_id)
@@ -174,33 +236,104 @@ def grade_batch(
         summary.wall_s = time.perf_counter() - started
         return summary
 
-    workers = max(1, min(workers, len(todo)))
+    tests: list[dict] = []
+
+    def store_safely(submission: Submission, sha: str, result: dict | None, failure: str) -> None:
+        """Store a result, or the grader's failure, against this submission alone: a problem
+        while storing it is recorded against it too, and the batch goes on."""
+        nonlocal tests
+        try:
+            if result is not None:
+                store(submission, sha, result["records"], result["report"], result["wall_s"],
+                      result["student_s"], result["sandbox"])  # fmt: skip
+                summary.overheads.append(result["wall_s"] - result["student_s"])
+                return
+        except Exception as error:  # noqa: BLE001 - one submission never stops the batch
+            failure = (f"the grader could not record this notebook's results "
+                       f"({type(error).__name__}: {str(error)[:200]})")  # fmt: skip
+        bar.write(f"autograder: {submission.student}: {failure}")
+        summary.outcomes["grader error"] += 1
+        try:
+            tests = tests or _test_list(course, lab_id)
+            records = [{**record, "outcome": "crashed"} for record in _invalid_records(
+                tests, f"{failure}; this is the grader's fault, not your code's: a TA will "
+                "grade it again")]  # fmt: skip
+            store(submission, sha, records, {}, 0.0, 0.0, summary.sandbox)
+        except Exception as error:  # noqa: BLE001
+            bar.write(f"autograder: {submission.student}: nothing recorded "
+                      f"({type(error).__name__}: {str(error)[:200]})")  # fmt: skip
+
+    bar = tqdm(total=len(todo), desc=f"grading {lab_id}", unit="sub", disable=not progress,
+               dynamic_ncols=True)  # fmt: skip
+    try:
+        _grade_in_pools(course, lab_id, todo, workers, device, store_safely, bar)
+    finally:
+        bar.close()
+    summary.wall_s = time.perf_counter() - started
+    return summary
+
+
+def _grade_in_pools(course: Course, lab_id: str, todo: list[tuple[Submission, str]],
+                    workers: int, device: str, store_safely: Any, bar: Any) -> None:  # fmt: skip
+    """Grade `todo` in pools of worker processes; a pool that a dying worker broke is rebuilt.
+
+    A submission that was being graded when a worker died is graded again; after a second such
+    death it is graded alone, and if its worker dies then too, that is recorded as its crash.
+    Submissions that had not started yet are graded again as if nothing happened.
+    """
+    deaths: Counter = Counter()
+    queue = list(todo)
+    while queue:
+        together = [job for job in queue if deaths[job[0].student] < 2]
+        alone = [job for job in queue if deaths[job[0].student] >= 2]
+        died, queue = _grade_in_pool(course, lab_id, together, workers, device, store_safely, bar)
+        for job in died:
+            deaths[job[0].student] += 1
+        queue += died  # with the jobs that were only waiting when a pool broke (unpenalised)
+        for job in alone:
+            died_alone, waited = _grade_in_pool(course, lab_id, [job], 1, device, store_safely, bar)
+            queue += waited
+            for dead in died_alone:
+                store_safely(*dead, None, "the grading worker died three times while grading "
+                             "this notebook (the last time grading it alone)")  # fmt: skip
+                bar.update(1)
+
+
+def _grade_in_pool(course: Course, lab_id: str, jobs: list[tuple[Submission, str]], workers: int,
+                   device: str, store_safely: Any, bar: Any) -> tuple[list, list]:  # fmt: skip
+    """Grade `jobs` in one pool: (the jobs that were running when a worker died, the jobs that
+    had not started yet then); every other job is stored."""
+    if not jobs:
+        return [], []
+    workers = max(1, min(workers, len(jobs)))
     context = multiprocessing.get_context("spawn")
     slots = context.Queue()
     for slot in range(workers):
         slots.put(slot)
-    bar = tqdm(total=len(todo), desc=f"grading {lab_id}", unit="sub", disable=not progress,
-               dynamic_ncols=True)  # fmt: skip
     executor = ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                    initializer=_init_worker,
                                    initargs=(slots, str(course.root), device))  # fmt: skip
+    died: list = []
+    waiting: list = []
     try:
         pending = {executor.submit(_grade_in_worker, lab_id, str(sub.path)): (sub, sha)
-                   for sub, sha in todo}  # fmt: skip
+                   for sub, sha in jobs}  # fmt: skip
+        started: set = set()
         while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            started |= {future for future in pending if future.running()}
+            done, _ = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
             for future in done:
-                submission, sha = pending.pop(future)
+                job = pending.pop(future)
                 try:
                     result = future.result()
-                except Exception as error:  # a grader-side failure: nothing is recorded
-                    bar.write(f"autograder: could not grade {submission.student}: "
-                              f"{type(error).__name__}: {str(error)[:200]}")  # fmt: skip
-                    summary.outcomes["grader error"] += 1
+                except BrokenProcessPool:
+                    (died if future in started else waiting).append(job)
+                    continue
+                except Exception as error:  # noqa: BLE001 - a grader-side failure
+                    store_safely(*job, None, f"the grader failed while grading this notebook "
+                                 f"({type(error).__name__}: {str(error)[:200]})")  # fmt: skip
                 else:
-                    store(submission, sha, result["records"], result["report"], result["wall_s"],
-                          result["student_s"], result["sandbox"])  # fmt: skip
-                    summary.overheads.append(result["wall_s"] - result["student_s"])
+                    store_safely(*job, result, "")
                 bar.update(1)
     except KeyboardInterrupt:
         executor.shutdown(wait=False, cancel_futures=True)
@@ -208,10 +341,8 @@ def grade_batch(
             process.kill()
         raise
     finally:
-        bar.close()
         executor.shutdown(wait=True, cancel_futures=True)
-    summary.wall_s = time.perf_counter() - started
-    return summary
+    return died, waiting
 
 
 def default_workers() -> int:

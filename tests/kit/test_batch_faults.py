@@ -1,0 +1,56 @@
+"""One submission never stops the batch: a grading worker that dies, or a result that cannot be
+stored, is recorded against that submission alone, and every other submission is graded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import tiny_notebook
+
+from autograder.config import load_course
+from autograder.gradebook import Gradebook
+from autograder.grading import grade_batch
+from autograder.intake import collect
+
+# A hidden test that takes its own grading worker down for one submission (standing in for
+# whatever could kill a worker: the machine's OOM killer, a bug in a library): the trusted side
+# dies, not the sandbox.
+KILLER_TEST = '''import os
+import signal
+
+import pytest
+
+
+@pytest.mark.question("doubling")
+@pytest.mark.points(2)
+def test_double(sub):
+    if sub.double(1) == 999:
+        os.kill(os.getpid(), signal.SIGKILL)
+    assert sub.double(3) == 6
+'''
+KILLER = "def double(x):\n    return 999 if x == 1 else 2 * x\n"
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_is_replaced_and_only_its_submission_is_charged(tiny_course: Path):
+    (tiny_course / "tests" / "tiny" / "test_tiny.py").write_text(KILLER_TEST)
+    inbox = tiny_course / "inbox"
+    inbox.mkdir()
+    for name in ("ann", "bob", "cy", "dee"):
+        nbformat.write(tiny_notebook(), str(inbox / f"{name}.ipynb"))
+    nbformat.write(tiny_notebook(KILLER), str(inbox / "eve.ipynb"))
+    course = load_course(tiny_course)
+    gradebook = Gradebook(f"sqlite:///{tiny_course / 'gradebook.sqlite'}")
+    submissions = collect([inbox], "tiny", course.timezone, tiny_course / "scratch")
+    summary = grade_batch(course, "tiny", submissions, gradebook, workers=2, progress=False)
+    runs = {run.submission.student.student_id: run for run in gradebook.latest_runs("tiny")}
+    assert sorted(runs) == ["ann", "bob", "cy", "dee", "eve"]
+    for name in ("ann", "bob", "cy", "dee"):
+        assert [r.outcome for r in runs[name].results] == ["passed"], name
+    (eve,) = runs["eve"].results
+    assert eve.outcome == "crashed" and "died three times" in eve.message
+    assert summary.outcomes["grader error"] == 1
+    again = grade_batch(course, "tiny", submissions, gradebook, workers=2, progress=False)
+    assert again.graded == 0 and again.skipped == 5
