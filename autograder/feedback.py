@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 
+from autograder.sandbox import SandboxError
+from autograder.submission_errors import SubmissionRaised
+
 MAX_MESSAGE = 300
 
 
@@ -27,8 +30,6 @@ def student_message(excinfo: Any, test_name: str) -> tuple[str, str]:
     if excinfo is None:
         return "error", "the test could not be set up"
     error = excinfo.value
-    from autograder.judge import SubmissionRaised
-    from autograder.sandbox import SandboxError
 
     if isinstance(error, SandboxError):  # crashed, timeout: the sandbox says what happened
         return error.kind, _first_line(error.message)

@@ -42,6 +42,7 @@ from autograder.sandbox import (
     SandboxTimeout,
     Session,
 )
+from autograder.submission_errors import MissingName, SubmissionRaised
 
 BUILTIN_ERRORS = {
     name: getattr(builtins, name)
@@ -50,18 +51,6 @@ BUILTIN_ERRORS = {
                  "OverflowError", "ArithmeticError", "LookupError", "NameError", "AssertionError",
                  "UnboundLocalError", "RecursionError", "StopIteration")
 }  # fmt: skip
-
-
-class SubmissionRaised(Exception):
-    """An exception raised by the student's code inside the sandbox (type name kept)."""
-
-    def __init__(self, type_name: str, message: str):
-        super().__init__(message)
-        self.type_name = type_name
-
-
-class MissingName(Exception):
-    """The submission does not define a name a hidden test asked for."""
 
 
 def notebook_payload(nb: Any) -> dict:
