@@ -2,39 +2,97 @@
 
 For each case of tests/hostile/hostile_cases.py: the grader does not crash, the batch completes,
 the correct submissions keep full marks, and the verdict and message are the expected ones.
+
+The batch is also the proof that no submission changes another one's grade: it is graded by one
+worker, in an order where each case that attacks other submissions (those with a `victim`) is
+followed at once by its victim, and the victim must get exactly the grade it gets alone (its
+first copy, graded before any attacker). The attacker never gets more than the same notebook
+without the attack. The grader must end cleanly (nothing it started left running), and grading
+the same inputs again must grade nothing.
+
+The whole batch runs while every core is kept busy by spinning processes (2 per core), and the
+expectations are those of an idle machine: verdicts must not depend on the load.
+
 The course is a copy of the real one with short time limits, so that endless loops cost seconds.
 `AUTOGRADER_NO_BWRAP=1` grades the same batch with limits only (the isolation cases then skip).
+`HOSTILE_CASES=name1,name2` grades only those cases (and the victims they need);
+`HOSTILE_IDLE=1` grades without the background load (to measure, or to debug).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import runpy
 import shutil
+import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
 
 from autograder.config import load_course
 from autograder.gradebook import Gradebook
-from autograder.grading import grade_batch
+from autograder.grading import BatchSummary, grade_batch
 from autograder.intake import collect
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "hostile"))
 
-from hostile_cases import ANY, LAB  # noqa: E402
+from hostile_cases import ANY, LAB, Case  # noqa: E402
 from hostile_cases import cases as all_cases  # noqa: E402
 
+EXTREMES = "test_sigmoid_is_stable_at_extremes"
+PR_SET_CHILD_SUBREAPER = 36
+SETTLE_S = 30.0  # how long what the batch started may take to end once it returned
+# A pure-Python busy loop that ends once its parent (this test process) is gone, even killed.
+SPINNER = """
+import os
+parent = os.getppid()
+while os.getppid() == parent:
+    for _ in range(1_000_000):
+        pass
+"""
 
-def cases():
+
+def cases() -> list[Case]:
     """All cases, or those named in $HOSTILE_CASES (comma-separated, for debugging one)."""
     wanted = {name for name in os.environ.get("HOSTILE_CASES", "").split(",") if name}
     return [case for case in all_cases() if not wanted or case.name in wanted]
 
-EXTREMES = "test_sigmoid_is_stable_at_extremes"
+
+def attackers() -> list[Case]:
+    return [case for case in cases() if case.victim]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One submission of the batch: its student id (which orders the batch), its case, and for a
+    victim graded right after an attacker, that attacker's name."""
+
+    student: str
+    case: Case
+    after: str | None = None
+
+
+def batch_order(selected: list[Case]) -> list[Entry]:
+    """The victims alone first (their reference grade), then every case, each attacker followed
+    at once by its victim. `collect` orders submissions by student id: a number comes first."""
+    table = {case.name: case for case in all_cases()}
+    victims = [table[name] for name in dict.fromkeys(c.victim for c in selected if c.victim)]
+    order: list[tuple[Case, str | None]] = []
+    for case in victims + [case for case in selected if case not in victims]:
+        order.append((case, None))
+        if case.victim:
+            order.append((table[case.victim], case.name))
+    return [Entry(f"{index:03d}_{case.name}" + (f"_after_{after}" if after else ""), case, after)
+            for index, (case, after) in enumerate(order)]  # fmt: skip
 
 
 def make_course(root: Path, **limits: object) -> Path:
@@ -50,20 +108,124 @@ def make_course(root: Path, **limits: object) -> Path:
     return root
 
 
+# ------------------------------------------------------------------ load and leftovers
+
+
+@contextlib.contextmanager
+def cpu_load() -> Iterator[int]:
+    """Every core kept busy (two pure-Python spinners per core) until the block ends."""
+    if os.environ.get("HOSTILE_IDLE"):
+        yield 0
+        return
+    spinners = []
+    try:
+        for _ in range(2 * (os.cpu_count() or 1)):
+            spinners.append(subprocess.Popen(
+                [sys.executable, "-c", SPINNER], stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ))  # fmt: skip
+        yield len(spinners)
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+        for spinner in spinners:
+            spinner.wait()
+
+
+def _children() -> dict[int, str]:
+    """This process's children: pid -> state (R, S, Z, ...)."""
+    me, found = os.getpid(), {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+                if int(fields[1]) == me:
+                    found[int(entry)] = fields[0]
+            except (OSError, ValueError, IndexError):
+                pass
+    return found
+
+
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:200]
+    except OSError:
+        return "?"
+
+
+@contextlib.contextmanager
+def adopting_leftovers() -> Iterator[list[str]]:
+    """While the block runs this process is a child subreaper: whatever the batch leaves running
+    (its workers, their sandboxes, what those started) becomes a child of ours when its parent
+    ends. Once the block is over the list holds such processes still running after SETTLE_S
+    (none may be); they are then killed."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    before = set(_children())
+    left: list[str] = []
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    try:
+        yield left
+    finally:
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+
+        def new_children() -> dict[int, str]:
+            found = {pid: state for pid, state in _children().items() if pid not in before
+                     and "resource_tracker" not in _command_line(pid)}  # fmt: skip
+            for pid, state in found.items():
+                if state == "Z":  # an adopted process that ended: ours to reap
+                    with contextlib.suppress(ChildProcessError):
+                        os.waitpid(pid, os.WNOHANG)
+            return {pid: state for pid, state in found.items() if state != "Z"}
+
+        deadline = time.monotonic() + SETTLE_S
+        running = new_children()
+        while running and time.monotonic() < deadline:
+            time.sleep(0.2)
+            running = new_children()
+        for pid in running:
+            left.append(f"{pid}: {_command_line(pid)}")
+            with contextlib.suppress(OSError):
+                os.kill(pid, 9)
+        for pid in running:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+
+# ------------------------------------------------------------------ the batch
+
+
+@dataclass
+class Graded:
+    summary: BatchSummary
+    rerun: BatchSummary
+    runs: dict[str, Any]  # student id -> latest run in the gradebook
+    entries: list[Entry]
+    targets: list[str]
+    leftovers: list[str]
+    wall_s: float
+    load: int
+
+    def run_of(self, case_name: str) -> Any:
+        """The run of the case itself (not of a copy graded as a victim)."""
+        entry = next(e for e in self.entries if e.case.name == case_name and e.after is None)
+        return self.runs[entry.student]
+
+
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory: pytest.TempPathFactory):
+def graded(tmp_path_factory: pytest.TempPathFactory) -> Graded:
     base = tmp_path_factory.mktemp("hostile")
     root = make_course(base / "course", cell_timeout_s=6, notebook_timeout_s=90,
                        test_timeout_s=8, memory_mb=2048)  # fmt: skip
     course = load_course(root)
     inbox = base / "inbox"
     inbox.mkdir()
+    entries = batch_order(cases())
     solution = nbformat.read(str(root / "solutions" / LAB / f"{LAB}.ipynb"), as_version=4)
     db_path = base / "gradebook.sqlite"
     secrets = [str(p) for p in (
         root / "tests" / LAB / "test_lab01_simple_rnn.py", root / "source" / LAB / f"{LAB}.ipynb",
         root / "solutions" / LAB / f"{LAB}.ipynb", root / "course_config.py", db_path,
-        inbox / "perfect.ipynb", REPO / "tests" / LAB / "lab01_helpers.py",
+        inbox / f"{entries[0].student}.ipynb", REPO / "tests" / LAB / "lab01_helpers.py",
         REPO / "course_config.py",
     )]  # fmt: skip
     targets = [str(root / "pwned.txt"), str(inbox / "pwned.txt"), str(REPO / "pwned.txt"),
@@ -71,35 +233,60 @@ def graded(tmp_path_factory: pytest.TempPathFactory):
     for target in targets:  # left by an earlier run that had no sandbox to stop it
         Path(target).unlink(missing_ok=True)
     context = {"secrets": secrets, "targets": targets}
-    for case in cases():
-        case.build(solution, inbox / f"{case.name}.ipynb", context)
+    for entry in entries:
+        entry.case.build(solution, inbox / f"{entry.student}.ipynb", context)
     gradebook = Gradebook(f"sqlite:///{db_path}")
     submissions = collect([inbox], LAB, course.timezone, base)
-    summary = grade_batch(course, LAB, submissions, gradebook, workers=2, progress=False)
+    assert [s.student for s in submissions] == [e.student for e in entries]  # the grading order
+    with cpu_load() as load, adopting_leftovers() as leftovers:
+        started = time.monotonic()
+        summary = grade_batch(course, LAB, submissions, gradebook, workers=1, progress=False)
+        wall_s = time.monotonic() - started
+    rerun = grade_batch(course, LAB, submissions, gradebook, workers=1, progress=False)
     runs = {run.submission.student.student_id: run for run in gradebook.latest_runs(LAB)}
-    return summary, runs, targets
+    print(f"\nhostile batch: {len(entries)} submissions in {wall_s:.0f} s "
+          f"({'idle' if not load else f'{load} spinning processes'})")  # fmt: skip
+    for entry in entries:  # shown with -s
+        run = runs.get(entry.student)
+        print(f"  {entry.student}: {total_of(run) if run else 'no record'}")
+    return Graded(summary, rerun, runs, entries, targets, leftovers, wall_s, load)
+
+
+def describe(run: Any) -> str:
+    return "; ".join(f"{r.name}: {r.outcome}: {r.message}" for r in run.results
+                     if r.outcome != "passed")[:2000]  # fmt: skip
+
+
+def total_of(run: Any) -> float:
+    return sum(result.points_earned for result in run.results)
 
 
 @pytest.mark.slow
 def test_batch_completes_with_every_submission(graded):
-    summary, runs, targets = graded
-    assert sorted(runs) == sorted(case.name for case in cases())
-    assert summary.outcomes.get("grader error", 0) == 0
-    for target in targets:
+    assert sorted(graded.runs) == sorted(entry.student for entry in graded.entries)
+    assert graded.summary.outcomes.get("grader error", 0) == 0, graded.summary.outcomes
+    assert graded.summary.graded == len(graded.entries)
+    for target in graded.targets:
         assert not Path(target).exists(), f"a submission wrote {target}"
+
+
+@pytest.mark.slow
+def test_the_grader_ends_cleanly_and_a_rerun_grades_nothing(graded):
+    assert graded.leftovers == [], "still running after the batch: " + "; ".join(graded.leftovers)
+    rerun = graded.rerun
+    assert (rerun.graded, rerun.invalid, rerun.skipped) == (0, 0, len(graded.entries))
+    assert not rerun.outcomes
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", cases(), ids=lambda case: case.name)
 def test_verdict(graded, case):
-    _, runs, _ = graded
-    run = runs[case.name]
+    run = graded.run_of(case.name)
     if case.isolated_only and run.sandbox != "bwrap":
         pytest.skip("graded with limits only: no filesystem or network isolation to test")
-    total = sum(result.points_earned for result in run.results)
+    total = total_of(run)
     by_name = {result.name: result for result in run.results}
-    described = "; ".join(f"{r.name}: {r.outcome}: {r.message}" for r in run.results
-                          if r.outcome != "passed")[:2000]  # fmt: skip
+    described = describe(run)
     if case.total == ANY:
         assert all(case.message in r.message for r in run.results if r.outcome != "passed"), (
             described)
@@ -117,3 +304,17 @@ def test_verdict(graded, case):
         assert case.note in run.notebook_notes, run.notebook_notes
     for result in run.results:
         assert "def test_" not in result.message and "assert " not in result.message
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("attacker", attackers(), ids=lambda case: case.name)
+def test_the_victim_graded_next_keeps_its_grade(graded, attacker):
+    """The victim graded right after `attacker` gets exactly what it gets alone, test by test,
+    and the attacker no more than that (every victim is the Lab 1 solution, the attacker's
+    notebook without its attack)."""
+    victim = next(e for e in graded.entries if e.after == attacker.name)
+    run, alone = graded.runs[victim.student], graded.run_of(victim.case.name)
+    assert total_of(alone) == victim.case.total, describe(alone)  # the reference itself is right
+    assert total_of(graded.run_of(attacker.name)) <= total_of(alone)
+    earned = {r.name: (r.outcome, r.points_earned) for r in run.results}
+    assert earned == {r.name: (r.outcome, r.points_earned) for r in alone.results}, describe(run)
