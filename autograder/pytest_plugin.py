@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from autograder.config import Course, load_course
+from autograder.config import Course, Lab, load_course
 from autograder.execute import NotebookRun, run_notebook
 from autograder.feedback import fail_missing_name, student_message
 from autograder.notebook import read_notebook
@@ -94,10 +94,14 @@ def lab_id(request: pytest.FixtureRequest, course: Course) -> str:
     return lab_of(Path(request.path), course)
 
 
+def reference_run(lab: Lab) -> NotebookRun:
+    """The lab's reference notebook, run once per process (a grading worker runs it once)."""
+    return _notebook_run(lab.notebook, lab.skip_tags)
+
+
 @pytest.fixture(scope="module")
 def ref(course: Course, lab_id: str) -> Namespace:
-    lab = course.lab(lab_id)
-    return Namespace(_notebook_run(lab.notebook, lab.skip_tags), "reference notebook")
+    return Namespace(reference_run(course.lab(lab_id)), "reference notebook")
 
 
 @pytest.fixture(scope="module")

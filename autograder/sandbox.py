@@ -467,10 +467,19 @@ class Sandbox:
         self.lease: UidLease | None = None
         self.uid = os.getuid()
         self.starts = 0
+        self.ready = False  # the server said hello
         self.scratch: str | None = None
 
     # -- the server process
     def start(self) -> None:
+        """Start the server and wait until it is ready (its imports done)."""
+        if self.process is None:
+            self.launch()
+        self._await_hello()
+
+    def launch(self) -> None:
+        """Start the server without waiting for it: its imports (a few seconds) can then run
+        while the grader prepares the reference (see `autograder.judge.prepare`)."""
         if os.getuid() == 0 and self.lease is None:
             self.lease = lease_sandbox_uid()
         uid = self.lease.uid if self.lease else None
@@ -498,9 +507,14 @@ class Sandbox:
         ours.setblocking(False)
         self.control = ours
         self.starts += 1
+        self.ready = False
         self.uid = uid if uid is not None else os.getuid()
+
+    def _await_hello(self) -> None:
+        assert self.control is not None
         try:
-            hello = boundary.read_message(ours.fileno(), time.monotonic() + START_TIMEOUT_S, 4096)
+            hello = boundary.read_message(self.control.fileno(),
+                                          time.monotonic() + START_TIMEOUT_S, 4096)  # fmt: skip
         except (TimeoutError, EOFError, boundary.BoundaryError):
             self.kill()
             raise SandboxUnavailable(
@@ -510,6 +524,7 @@ class Sandbox:
         if not (type(hello) is dict and hello.get("op") == "hello"):
             self.kill()
             raise SandboxUnavailable("the sandbox sent a malformed greeting")
+        self.ready = True
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -540,6 +555,7 @@ class Sandbox:
             self.control = None
         self.process.wait()
         self.process = None
+        self.ready = False
         if self.scratch:
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.scratch = None
@@ -570,9 +586,11 @@ class Sandbox:
         """Execute `notebook` (an nbformat dict) in a fresh child; the session serves calls."""
         if self.session is not None:
             self.session.close()
-        if self.alive() and boundary.pending(self.control.fileno()):
+        if self.alive() and self.ready and boundary.pending(self.control.fileno()):
             self.kill()  # the server said something nobody asked for: start anew
-        if not self.alive():
+        if not (self.alive() and self.ready):
+            if not self.alive():
+                self.kill()
             self.start()
         if self.uid == os.getuid():  # no uid of its own: count what the uid already runs
             max_processes = _process_count(self.uid) + limits.max_processes

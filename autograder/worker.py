@@ -544,16 +544,18 @@ def serve(uid: int | None, own_pid_namespace: bool, keep_read_access: bool) -> N
         with open(os.path.join(own, name), "wb") as handle:
             handle.write(data)
     os.environ.update(HOME=own, MPLCONFIGDIR=own)
+    # isort: off
+    import autograder.execute  # noqa: F401 - first: it keeps a slow optional import out
     import IPython.core.interactiveshell  # noqa: F401 - paid once here, not per submission
     import matplotlib
 
+    # isort: on
+
     matplotlib.use("Agg")
     import matplotlib.pyplot  # noqa: F401
-    import nbformat  # noqa: F401
     import numpy  # noqa: F401
     import torch  # noqa: F401
 
-    import autograder.execute  # noqa: F401
     from autograder import boundary
 
     own_uid = uid is not None
