@@ -2,8 +2,11 @@
 
 autograder release <lab> | --all [--force] [--no-check]
 autograder check [<lab> ...]          self-check: hidden tests pass on the reference
-autograder grade <lab> <inputs...> [--roster roster.csv] [--db URL]
-autograder report <lab> [--out folder] [--db URL]
+autograder grade <lab> <inputs...> [--roster roster.csv] [--db URL] [--scheduler local:N|tcp://...]
+autograder report <lab> [--out folder] [--db URL] [--feedback-zip]
+autograder export gradescope <lab> [--out dist]        a Gradescope autograder zip
+autograder export grades <lab> --format canvas|moodle|gradescope|csv [--roster roster.csv]
+autograder validate <notebook> [--lab <lab>]   a student's check before submitting
 autograder demo                        release every lab and self-check it
 
 Exit status: 0 done; 1 a self-check failed; 2 nothing was done (a mistake in the command, the
@@ -19,7 +22,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from autograder.cluster import ClusterError
 from autograder.config import ConfigError, Course, load_course
+from autograder.exports.grades import FORMATS, GradeExportError
 from autograder.gradebook import GradebookError
 from autograder.hidden_tests import HiddenTestsError, check_points, run_hidden_tests
 from autograder.intake import IntakeError
@@ -29,9 +34,11 @@ from autograder.report import ReportError
 from autograder.roster import RosterError
 from autograder.sandbox import SandboxError
 from autograder.stubs import SourceError
+from autograder.validate import ValidateError
 
 USER_ERRORS = (ConfigError, ReleaseError, HiddenTestsError, NotebookError, SourceError,
-               IntakeError, SandboxError, RosterError, GradebookError, ReportError)  # fmt: skip
+               IntakeError, SandboxError, RosterError, GradebookError, ReportError,
+               ClusterError, GradeExportError, ValidateError)  # fmt: skip
 EXIT_CHECK_FAILED = 1
 EXIT_USER_ERROR = 2
 EXIT_SOME_REFUSED = 3
@@ -78,7 +85,8 @@ def cmd_check(course: Course, args: argparse.Namespace) -> int:
 
 
 def _grade(course: Course, lab_id: str, inputs: list[Path], workers: int, device: str,
-           force: bool, db: str | None, roster: Path | None = None) -> tuple[list[str], bool]:
+           force: bool, db: str | None, roster: Path | None = None,
+           scheduler: str | None = None) -> tuple[list[str], bool]:
     """(lines to print, whether some inputs were refused)."""
     import tempfile
 
@@ -94,7 +102,8 @@ def _grade(course: Course, lab_id: str, inputs: list[Path], workers: int, device
         intake = gather(inputs, lab_id, course.timezone, Path(scratch), course_roster)
         gradebook = Gradebook.for_course(course, db)
         summary = grade_batch(course, lab_id, intake.submissions, gradebook, workers=workers,
-                              device=device, force=force, progress=sys.stderr.isatty())  # fmt: skip
+                              device=device, force=force, progress=sys.stderr.isatty(),
+                              scheduler=scheduler)  # fmt: skip
     lines = intake.lines() + summary.lines(course.lab(lab_id).points)
     if intake.refused:
         lines.append(f"{len(intake.refused)} inputs refused (named above); everything else was "
@@ -107,7 +116,7 @@ def cmd_grade(course: Course, args: argparse.Namespace) -> int:
 
     workers = args.workers or default_workers()
     lines, refused = _grade(course, args.lab, args.inputs, workers, args.device, args.force,
-                            args.db, args.roster)  # fmt: skip
+                            args.db, args.roster, args.scheduler)  # fmt: skip
     for line in lines:
         print(line)
     print(f"gradebook: {args.db or course.root / 'gradebook.sqlite'}; "
@@ -115,7 +124,9 @@ def cmd_grade(course: Course, args: argparse.Namespace) -> int:
     return EXIT_SOME_REFUSED if refused else 0
 
 
-def _report(course: Course, lab_id: str, out: Path | None, db: str | None) -> str:
+def _report(course: Course, lab_id: str, out: Path | None, db: str | None,
+            feedback_zip: bool = False) -> str:  # fmt: skip
+    from autograder.exports.feedback_zip import write_feedback_zip
     from autograder.gradebook import Gradebook
     from autograder.report import terminal_table, write_report
 
@@ -123,12 +134,49 @@ def _report(course: Course, lab_id: str, out: Path | None, db: str | None) -> st
     gradebook = Gradebook.existing(course, db)
     out = out or course.root / "reports" / lab_id
     grades = write_report(course, lab_id, gradebook, out)
-    return terminal_table(grades, course) + f"\nwrote {out}/grades.csv, feedback/, scores.png"
+    written = f"\nwrote {out}/grades.csv, feedback/, scores.png"
+    if feedback_zip:
+        path = write_feedback_zip(course, lab_id, grades, out / f"{lab_id}-feedback.zip")
+        written += f"\nwrote {path}: one <student>.html per student, to upload"
+    return terminal_table(grades, course) + written
 
 
 def cmd_report(course: Course, args: argparse.Namespace) -> int:
-    print(_report(course, args.lab, args.out, args.db))
+    print(_report(course, args.lab, args.out, args.db, args.feedback_zip))
     return 0
+
+
+def cmd_export_gradescope(course: Course, args: argparse.Namespace) -> int:
+    from autograder.exports.gradescope import build_gradescope_zip
+
+    started = time.perf_counter()
+    path = build_gradescope_zip(course, args.lab, args.out or course.root / "dist")
+    print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MB, "
+          f"{time.perf_counter() - started:.0f} s): upload it as the assignment's autograder")
+    return 0
+
+
+def cmd_export_grades(course: Course, args: argparse.Namespace) -> int:
+    from autograder.exports.grades import export_grades
+    from autograder.gradebook import Gradebook
+    from autograder.roster import load_roster
+
+    course.lab(args.lab)
+    roster = load_roster(args.roster) if args.roster else None
+    gradebook = Gradebook.existing(course, args.db)
+    out = args.out or course.root / "dist" / f"{args.lab}-grades-{args.format}.csv"
+    export = export_grades(course, args.lab, gradebook, args.format, out, roster,
+                           args.assignment)  # fmt: skip
+    print("\n".join(export.lines()))
+    return 0
+
+
+def cmd_validate(course: Course, args: argparse.Namespace) -> int:
+    from autograder.validate import validate_in_course
+
+    report = validate_in_course(course, args.notebook, args.lab, run=not args.no_run)
+    print("\n".join(report.lines()))
+    return EXIT_CHECK_FAILED if report.problems else 0
 
 
 def cmd_demo(course: Course, args: argparse.Namespace) -> int:
@@ -179,13 +227,43 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--db", default=None, help="SQLAlchemy URL (default: gradebook.sqlite)")
     grade.add_argument("--roster", type=Path, default=None,
                        help="CSV mapping input names to the course's student ids (see README)")
+    grade.add_argument("--scheduler", default=None,
+                       help="grade on a Dask cluster: local:N (N worker processes here) or a "
+                       "scheduler address, tcp://host:8786 (default: a local pool)")
     grade.set_defaults(run=cmd_grade)
 
     report = commands.add_parser("report", help="grades.csv, feedback and plots for a lab")
     report.add_argument("lab", help="lab id")
     report.add_argument("--out", type=Path, default=None, help="folder (default: reports/<lab>)")
     report.add_argument("--db", default=None, help="SQLAlchemy URL (default: gradebook.sqlite)")
+    report.add_argument("--feedback-zip", action="store_true",
+                        help="also <lab>-feedback.zip: one HTML page per student, by roster id")
     report.set_defaults(run=cmd_report)
+
+    export = commands.add_parser("export", help="the lab or its grades for other course tools")
+    targets = export.add_subparsers(dest="target", required=True)
+    gradescope = targets.add_parser("gradescope", help="a Gradescope autograder zip")
+    gradescope.add_argument("lab", help="lab id")
+    gradescope.add_argument("--out", type=Path, default=None, help="folder (default: dist/)")
+    gradescope.set_defaults(run=cmd_export_gradescope)
+    grades = targets.add_parser("grades", help="final grades as an LMS import CSV")
+    grades.add_argument("lab", help="lab id")
+    grades.add_argument("--format", choices=FORMATS, required=True)
+    grades.add_argument("--roster", type=Path, default=None,
+                        help="the course's students and their LMS ids (see README)")
+    grades.add_argument("--db", default=None, help="SQLAlchemy URL (default: gradebook.sqlite)")
+    grades.add_argument("--out", type=Path, default=None,
+                        help="file (default: dist/<lab>-grades-<format>.csv)")
+    grades.add_argument("--assignment", default=None,
+                        help="the grade column's name (default: the lab's title)")
+    grades.set_defaults(run=cmd_export_grades)
+
+    validate = commands.add_parser("validate", help="check a notebook before submitting it")
+    validate.add_argument("notebook", type=Path, help="the .ipynb file to submit")
+    validate.add_argument("--lab", default=None, help="lab id (default: the notebook's own)")
+    validate.add_argument("--no-run", action="store_true",
+                          help="only read the notebook, do not run it")
+    validate.set_defaults(run=cmd_validate)
 
     demo = commands.add_parser("demo", help="release, self-check and grade the examples")
     demo.set_defaults(run=cmd_demo)

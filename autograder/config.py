@@ -21,6 +21,10 @@ EXCUSED = "excused"  # an extension that waives the late penalty whatever the ti
 ROOT_ENV = "AUTOGRADER_COURSE_ROOT"
 DEVICES = ("cpu", "cuda")
 DTYPES = ("float64", "float32")
+# Who sees a Gradescope result and when (Gradescope's own names for it).
+GRADESCOPE_VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
+# What a grade export writes for a roster student who submitted nothing.
+MISSING_SUBMISSION_POLICIES = ("empty", "zero")
 
 
 class ConfigError(Exception):
@@ -63,6 +67,11 @@ class Lab:
     # The largest answer the sandbox may send for one call (bigger ones fail that test): the
     # grader's memory per answer stays within a small multiple of it.
     max_reply_mb: float = 16.0
+    # On a Dask cluster with --device cuda: submissions one GPU grades at once (a small lab: more).
+    submissions_per_gpu: int = 1
+    # Gradescope: the visibility of the whole result, and per question (others: the default).
+    gradescope_visibility: str = "visible"
+    gradescope_question_visibility: dict[str, str] = field(default_factory=dict)
 
     def tolerance(self, device: str, dtype: str) -> Tolerance:
         """The tolerance for results of `dtype` computed on `device` ("cuda:0" counts as cuda)."""
@@ -82,6 +91,8 @@ class Course:
     labs: dict[str, Lab]
     # {lab id: {student id: a later due date, or EXCUSED}}: per-student extensions.
     extensions: dict[str, dict[str, datetime | str]] = field(default_factory=dict)
+    # Grade exports: a roster student without a submission gets an empty cell, or a zero.
+    missing_submission: str = "empty"
 
     def lab(self, lab_id: str) -> Lab:
         if lab_id not in self.labs:
@@ -188,7 +199,9 @@ def _parse_course(root: Path, data: Any) -> Course:
             raise ConfigError(f"{CONFIG_FILE}: labs[{index}].id: duplicate lab id {lab.id!r}")
         labs[lab.id] = lab
     extensions = _parse_extensions(data.get("extensions", {}), labs, tz)
-    return Course(root, name, term, tz, salt, late_policy, labs, extensions)
+    missing = _one_of(data, "missing_submission", MISSING_SUBMISSION_POLICIES,
+                      Course.missing_submission, "")  # fmt: skip
+    return Course(root, name, term, tz, salt, late_policy, labs, extensions, missing)
 
 
 def _parse_extensions(data: Any, labs: dict[str, Lab], tz: ZoneInfo) -> dict:
@@ -241,7 +254,7 @@ def _parse_tolerances(data: dict, where: str) -> dict[str, dict[str, Tolerance]]
 LAB_KEYS = {
     "id", "title", "notebook", "release", "due", "points", "cell_timeout_s", "notebook_timeout_s",
     "test_timeout_s", "memory_mb", "skip_tags", "tolerances", "training_budget_s", "wall_factor",
-    "max_reply_mb",
+    "max_reply_mb", "gradescope", "submissions_per_gpu",
 }  # fmt: skip
 
 
@@ -284,7 +297,41 @@ def _parse_lab(root: Path, tz: ZoneInfo, data: dict, where: str) -> Lab:
         else None,
         wall_factor=_at_least(data, "wall_factor", 1.0, Lab.wall_factor, where),
         max_reply_mb=_at_least(data, "max_reply_mb", 0.01, Lab.max_reply_mb, where),
+        submissions_per_gpu=int(_at_least(data, "submissions_per_gpu", 1,
+                                          Lab.submissions_per_gpu, where)),  # fmt: skip
+        **_parse_gradescope(data.get("gradescope", {}), f"{where}gradescope."),
     )
+
+
+def _one_of(data: dict, key: str, allowed: tuple[str, ...], default: str, where: str) -> str:
+    """An optional text setting that must be one of `allowed`; `default` when absent."""
+    if key not in data:
+        return default
+    value = _require(data, key, str, where)
+    if value not in allowed:
+        raise ConfigError(f"{CONFIG_FILE}: {where}{key}: must be one of {', '.join(allowed)}, "
+                          f"got {value!r}")  # fmt: skip
+    return value
+
+
+def _parse_gradescope(data: Any, where: str) -> dict[str, Any]:
+    """A lab's `gradescope` settings: {"visibility": ..., "questions": {question: visibility}}."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{CONFIG_FILE}: {where.rstrip('.')}: expected a dict, got {data!r}")
+    unknown = sorted(set(data) - {"visibility", "questions"})
+    if unknown:
+        raise ConfigError(f"{CONFIG_FILE}: {where}{unknown[0]}: unknown setting (a typo?)")
+    questions = data.get("questions", {})
+    if not isinstance(questions, dict):
+        raise ConfigError(f"{CONFIG_FILE}: {where}questions: expected a dict of question names")
+    return {
+        "gradescope_visibility": _one_of(data, "visibility", GRADESCOPE_VISIBILITIES,
+                                         Lab.gradescope_visibility, where),
+        "gradescope_question_visibility": {
+            str(name): _one_of(questions, name, GRADESCOPE_VISIBILITIES, "", f"{where}questions.")
+            for name in questions
+        },
+    }  # fmt: skip
 
 
 def _at_least(data: dict, key: str, low: float, default: float, where: str) -> float:

@@ -8,6 +8,11 @@ unless forced. A gradebook made by an older version gains the columns it lacks w
 result row is the record of DESIGN.md contract 3: joined with its run
 and submission it holds student, lab, notebook sha256, test id, question, points earned and
 possible, outcome, message, duration, device, grader version and run id.
+
+On a server (`--db postgresql://user@host/db`, through psycopg) several graders may write at
+once, for example two TAs grading different labs into one database: the tables are created under
+an advisory lock, and a run whose student or submission row another grader inserted at the same
+moment is written again once (its transaction had failed whole, so nothing is half-written).
 """
 
 from __future__ import annotations
@@ -31,11 +36,13 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    exc,
     inspect,
     make_url,
     select,
     text,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from autograder.config import Course
@@ -48,8 +55,25 @@ DEFAULT_DB = "gradebook.sqlite"
 ROSTER_COLUMNS = ("login", "sis_id", "email", "name", "lms_id")
 
 
+SCHEMA_LOCK = 0x6772616465  # PostgreSQL advisory lock held while creating the tables ("grade")
+
+
 class GradebookError(Exception):
     """A gradebook that cannot be used, described in one line."""
+
+
+def shown_url(url: str) -> str:
+    """`url` as it may be printed: without its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # sqlalchemy raises ArgumentError for text that is no URL
+        return url
+
+
+def cannot_open(url: str, error: BaseException) -> GradebookError:
+    """The one line for a database that does not answer (not there, refused, wrong password)."""
+    reason = getattr(error, "orig", None) or error
+    return GradebookError(f"{shown_url(url)}: cannot be opened ({one_line(reason, 200)})")
 
 
 class Base(DeclarativeBase):
@@ -187,7 +211,11 @@ class GradedRun:
 class Gradebook:
     def __init__(self, url: str):
         self.url = url
-        self.engine = create_engine(url)
+        try:
+            self.engine = create_engine(url)
+        except Exception as error:  # no URL, an unknown dialect, a driver not installed
+            raise GradebookError(f"--db {shown_url(url)}: not a usable database URL "
+                                 f"({one_line(error, 200)})") from None  # fmt: skip
         if url.startswith("sqlite"):
             @event.listens_for(self.engine, "connect")
             def _pragmas(connection, _record):  # noqa: ANN001
@@ -197,20 +225,27 @@ class Gradebook:
                 cursor.execute("PRAGMA foreign_keys=ON")
                 cursor.close()
 
-        Base.metadata.create_all(self.engine)
-        self._add_missing_columns()
+        try:
+            with self.engine.begin() as connection:
+                if self.engine.dialect.name == "postgresql":  # graders starting at once
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                       {"key": SCHEMA_LOCK})  # fmt: skip
+                Base.metadata.create_all(connection)
+                self._add_missing_columns(connection)
+        except exc.SQLAlchemyError as error:
+            raise cannot_open(url, error) from None
 
-    def _add_missing_columns(self) -> None:
+    @staticmethod
+    def _add_missing_columns(connection: Connection) -> None:
         """Columns added since a gradebook was made (all nullable): added, empty."""
-        tables = inspect(self.engine)
-        with self.engine.begin() as connection:
-            for table in Base.metadata.sorted_tables:
-                present = {column["name"] for column in tables.get_columns(table.name)}
-                for column in table.columns:
-                    if column.name not in present:
-                        kind = column.type.compile(dialect=self.engine.dialect)
-                        connection.execute(text(
-                            f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+        tables = inspect(connection)
+        for table in Base.metadata.sorted_tables:
+            present = {column["name"] for column in tables.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present:
+                    kind = column.type.compile(dialect=connection.dialect)
+                    connection.execute(text(
+                        f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
 
     @classmethod
     def for_course(cls, course: Course, url: str | None = None) -> Gradebook:
@@ -223,7 +258,8 @@ class Gradebook:
         try:
             parsed = make_url(url)
         except Exception:  # sqlalchemy raises ArgumentError for text that is no URL
-            raise GradebookError(f"--db {url}: not a database URL (sqlite:///path)") from None
+            raise GradebookError(f"--db {url}: not a database URL (sqlite:///path, "
+                                 "postgresql://user@host/db)") from None  # fmt: skip
         if parsed.get_backend_name() == "sqlite":
             path = Path(parsed.database or "")
             if not parsed.database or parsed.database == ":memory:" or not path.is_file():
@@ -234,9 +270,9 @@ class Gradebook:
                 found = inspect(engine).has_table(GradingRun.__tablename__)
             engine.dispose()
         except Exception as error:  # any driver's connection error
-            raise GradebookError(f"{url}: cannot be opened ({one_line(error, 200)})") from None
+            raise cannot_open(url, error) from None
         if not found:
-            raise GradebookError(f"{url}: not a gradebook (no grading runs table)")
+            raise GradebookError(f"{shown_url(url)}: not a gradebook (no grading runs table)")
         return cls(url)
 
     def complete_run(self, student: str, lab: str, sha256: str, digest: str, device: str) -> bool:
@@ -251,6 +287,12 @@ class Gradebook:
 
     def record(self, graded: GradedRun) -> str:
         """Write the run and its results in one transaction; returns the run id."""
+        try:
+            return self._write(graded)
+        except exc.IntegrityError:  # another grader added this student or submission meanwhile
+            return self._write(graded)
+
+    def _write(self, graded: GradedRun) -> str:
         run_id = str(uuid.uuid4())
         with Session(self.engine) as session, session.begin():
             student = session.scalars(

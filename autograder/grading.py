@@ -19,19 +19,15 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autograder.config import Course, load_course
-from autograder.gradebook import (
-    Gradebook,
-    GradedRun,
-    file_sha256,
-    tests_digest,
-)
-from autograder.intake import Submission
-from autograder.lateness import assess
 from autograder.notebook import NotebookError, read_notebook
 from autograder.safe_text import one_line
+
+if TYPE_CHECKING:  # the grading workers import this module: they need no gradebook (SQLAlchemy)
+    from autograder.gradebook import Gradebook
+    from autograder.intake import Submission
 
 
 def resolve_device(device: str) -> str:
@@ -87,23 +83,29 @@ class BatchSummary:
 _worker_state: dict[str, Any] = {}
 
 
-def _init_worker(slots: Any, root: str, device: str) -> None:
+def _init_worker(slots: Any, root: str, device: str, lab_id: str) -> None:
     from autograder import judge
 
     slot = slots.get()
     judge.configure(slot=slot, device=device)
     atexit.register(judge.shutdown)  # the sandbox (and any scratch folder of it) ends with us
-    _worker_state.update(course=load_course(Path(root)), device=device)
+    course = load_course(Path(root))
+    _worker_state.update(course=course, device=device)
+    judge.prepare(course, lab_id, device)
+
+
+def verdict_result(verdict: Any) -> dict:
+    """What a grading worker (of the local pool or of a Dask cluster) sends back for `store`."""
+    return {"records": verdict.records, "report": verdict.notebook_report,
+            "student_s": verdict.student_seconds, "wall_s": verdict.wall_seconds,
+            "sandbox": verdict.sandbox_mode}  # fmt: skip
 
 
 def _grade_in_worker(lab_id: str, path: str) -> dict:
     from autograder import judge
 
     course = _worker_state["course"]
-    verdict = judge.grade_notebook(course, lab_id, Path(path), _worker_state["device"])
-    return {"records": verdict.records, "report": verdict.notebook_report,
-            "student_s": verdict.student_seconds, "wall_s": verdict.wall_seconds,
-            "sandbox": verdict.sandbox_mode}  # fmt: skip
+    return verdict_result(judge.grade_notebook(course, lab_id, Path(path), _worker_state["device"]))
 
 
 MAX_NOTES = 50
@@ -175,13 +177,22 @@ def grade_batch(
     device: str = "cpu",
     force: bool = False,
     progress: bool = True,
+    scheduler: str | None = None,
 ) -> BatchSummary:
+    """Grade `submissions` into `gradebook`: in a local pool of `workers` processes, or on the
+    Dask cluster `scheduler` (`local:N` or an address; see `autograder.cluster`)."""
     from tqdm import tqdm
 
+    from autograder.gradebook import GradedRun, file_sha256, tests_digest
+    from autograder.lateness import assess
     from autograder.sandbox import isolation
 
     started = time.perf_counter()
     course.lab(lab_id)
+    if scheduler:
+        from autograder.cluster import check_scheduler
+
+        check_scheduler(scheduler)  # a mistyped --scheduler is one line even with nothing to do
     digest = tests_digest(course, lab_id)
     summary = BatchSummary(lab=lab_id, sandbox=isolation())
     todo: list[tuple[Submission, str]] = []
@@ -266,7 +277,16 @@ def grade_batch(
     bar = tqdm(total=len(todo), desc=f"grading {lab_id}", unit="sub", disable=not progress,
                dynamic_ncols=True)  # fmt: skip
     try:
-        _grade_in_pools(course, lab_id, todo, workers, device, store_safely, bar)
+        if scheduler:
+            from autograder.cluster import grade_on_cluster
+
+            modes = grade_on_cluster(course, lab_id, todo, scheduler, device, digest,
+                                     store_safely, bar,
+                                     gpu_share=1 / course.lab(lab_id).submissions_per_gpu)
+            if modes:  # the summary warns about the workers' sandboxes, not this machine's
+                summary.sandbox = "bwrap" if modes == {"bwrap"} else "limits only"
+        else:
+            _grade_in_pools(course, lab_id, todo, workers, device, store_safely, bar)
     finally:
         bar.close()
     summary.wall_s = time.perf_counter() - started
@@ -312,7 +332,7 @@ def _grade_in_pool(course: Course, lab_id: str, jobs: list[tuple[Submission, str
         slots.put(slot)
     executor = ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                    initializer=_init_worker,
-                                   initargs=(slots, str(course.root), device))  # fmt: skip
+                                   initargs=(slots, str(course.root), device, lab_id))  # fmt: skip
     died: list = []
     waiting: list = []
     try:

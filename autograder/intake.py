@@ -162,7 +162,7 @@ def _resubmission(path: Path) -> tuple[str, int]:
     return match["base"], int(match["number"] or 0)
 
 
-def _choose_notebook(paths: list[Path], lab_id: str) -> tuple[Path | None, str]:
+def choose_notebook(paths: list[Path], lab_id: str) -> tuple[Path | None, str]:
     """The notebook to grade among one student's, with a note (or why none can be chosen)."""
     if not paths:
         return None, "no .ipynb notebook in it"
@@ -272,7 +272,7 @@ def _gradescope_entry(root: Path, key: object, value: object, label: str, lab_id
     folder = root / key
     if not folder.is_dir() or folder.is_symlink():
         raise _Refused(f"{key}: the export has no folder {key}/")
-    chosen, why = _choose_notebook(_notebook_files(folder, label, intake), lab_id)
+    chosen, why = choose_notebook(_notebook_files(folder, label, intake), lab_id)
     if chosen is None:
         raise _Refused(f"{key}: {why}")
     moment, time_note = read_time(created_at, tz, "Gradescope created_at") if created_at \
@@ -450,7 +450,7 @@ def _from_folder(root: Path, label: str, lab_id: str, tz: ZoneInfo,
         groups.setdefault(found.group, []).append(found.submission)
     submissions = []
     for subs in groups.values():
-        chosen, why = _choose_notebook([sub.path for sub in subs], lab_id)
+        chosen, why = choose_notebook([sub.path for sub in subs], lab_id)
         if chosen is None:
             intake.refused.append(f"{subs[0].student}: {why} in {label}")
             continue

@@ -177,6 +177,22 @@ def _said_in_notes(message: str, notes: list[str]) -> bool:
     return bool(message) and any(message in note for note in notes)
 
 
+def test_result_text(result: TestResult, notes: list[str]) -> str:
+    """One test as plain text for places that show no markup (Gradescope): outcome, test,
+    points and, when it did not pass, its message (or a pointer to the notebook's notes)."""
+    line = (f"{result.outcome}: {_test_label(result)} "
+            f"({result.points_earned:g} / {result.points_possible:g})")  # fmt: skip
+    if result.outcome != "passed" and result.message:
+        line += f": {SEE_NOTEBOOK}" if _said_in_notes(result.message, notes) else \
+            f": {result.message}"
+    return one_line(line, 1000)
+
+
+def results_by_question(grade: StudentGrade) -> list[tuple[QuestionScore, list[TestResult]]]:
+    """Each question of a grade (notebook order) with its tests' results."""
+    return list(zip(grade.questions, _results_by_question(grade.run).values()))
+
+
 def terminal_table(grades: list[StudentGrade], course: Course) -> str:
     if not grades:
         return "no graded submissions"

@@ -55,13 +55,19 @@ def build_courselib_wheel(courselib_dir: Path, dest_dir: Path) -> Path:
     record = [_record_line(name, data) for name, data in files.items()]
     files[f"{dist_info}/RECORD"] = ("\n".join([*record, f"{dist_info}/RECORD,,"]) + "\n").encode()
     wheel = dest_dir / f"courselib-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, data in files.items():
+    write_reproducible_zip(wheel, {name: (data, 0o644) for name, data in files.items()})
+    return wheel
+
+
+def write_reproducible_zip(path: Path, entries: dict[str, tuple[bytes, int]]) -> None:
+    """A zip of `{name: (data, mode)}` in the given order, with fixed timestamps: the same
+    entries always give the same bytes. `mode` is stored as the Unix mode `unzip` restores."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, (data, mode) in entries.items():
             info = zipfile.ZipInfo(name, date_time=WHEEL_DATE)
-            info.external_attr = 0o644 << 16
+            info.external_attr = mode << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, data)
-    return wheel
 
 
 def read_constraints(path: Path) -> dict[str, str]:
@@ -90,14 +96,19 @@ def dependency_closure(roots: tuple[str, ...]) -> set[str]:
     return seen
 
 
-def student_requirements(constraints: Path, wheel_name: str) -> str:
-    """requirements.txt for students: the courselib wheel and the pinned dependency closure."""
+def pinned_closure(constraints: Path, roots: tuple[str, ...]) -> list[str]:
+    """`name==version` for `roots` and everything they require, from the constraints file."""
     pins = read_constraints(constraints)
-    closure = dependency_closure(STUDENT_PACKAGES)
+    closure = dependency_closure(roots)
     missing = sorted(name for name in closure if name not in pins)
     if missing:
         raise ValueError(f"{constraints.name} does not pin {', '.join(missing)}")
-    lines = sorted((pins[name] for name in closure), key=str.lower)
+    return sorted((pins[name] for name in closure), key=str.lower)
+
+
+def student_requirements(constraints: Path, wheel_name: str) -> str:
+    """requirements.txt for students: the courselib wheel and the pinned dependency closure."""
+    lines = pinned_closure(constraints, STUDENT_PACKAGES)
     header = [
         "# Install with: pip install -r requirements.txt  (from this folder)",
         f"./{wheel_name}",

@@ -1,6 +1,7 @@
 """Benchmark: grading throughput and per-submission overhead, against a fresh Jupyter kernel.
 
     .venv/bin/python benchmarks/bench_grading.py [--copies 8] [--workers 2] [--baseline 3]
+    .venv/bin/python benchmarks/bench_grading.py --scheduler local:2 [--copies 8] [--baseline 0]
 
 Ours: `autograder.grading.grade_batch` grades N copies of the Lab 1 reference (solutions/)
 with W workers, into a throw-away gradebook. Per submission, overhead = grader wall time for
@@ -10,12 +11,20 @@ hidden tests make into the sandbox), as measured inside the sandbox.
 Baseline: each copy executed by nbclient in a fresh Jupyter kernel (the usual way to grade a
 notebook); overhead = wall time minus the cells' own execution time reported by the kernel. The
 baseline does not even run the hidden tests, so it flatters the baseline.
+
+With `--scheduler`, the same copies are graded twice in one run, by the local pool and on the Dask
+cluster (`local:N` starts one here with N workers), so the two throughputs are comparable; then a
+"scaling" table for 1,000 Lab 3 submissions, EXTRAPOLATED (not measured on a larger cluster) from
+the cluster's measured per-submission dispatch cost and per-worker start, with Lab 3's grading
+time per submission from `--lab3-seconds` (default: 40 s, the CPU time of its training test).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -35,7 +44,7 @@ def cpu_jiffies() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
-def ours(copies: int, workers: int, folder: Path) -> dict:
+def ours(copies: int, workers: int, folder: Path, scheduler: str | None = None) -> dict:
     from autograder.config import load_course
     from autograder.gradebook import Gradebook
     from autograder.grading import grade_batch
@@ -44,14 +53,15 @@ def ours(copies: int, workers: int, folder: Path) -> dict:
 
     course = load_course(ROOT)
     inbox = folder / "inbox"
-    inbox.mkdir()
+    inbox.mkdir(parents=True)
     for index in range(copies):
         shutil.copy(ROOT / "solutions" / LAB / f"{LAB}.ipynb", inbox / f"s{index:03d}.ipynb")
     gradebook = Gradebook(f"sqlite:///{folder / 'bench.sqlite'}")
     submissions = collect([inbox], LAB, course.timezone, folder)
     started = time.perf_counter()
     busy_before, total_before = cpu_jiffies()
-    summary = grade_batch(course, LAB, submissions, gradebook, workers=workers, progress=False)
+    summary = grade_batch(course, LAB, submissions, gradebook, workers=workers, progress=False,
+                          scheduler=scheduler)  # fmt: skip
     busy_after, total_after = cpu_jiffies()
     wall = time.perf_counter() - started
     runs = gradebook.latest_runs(LAB)
@@ -98,23 +108,80 @@ def baseline(copies: int) -> dict:
     return {"overheads": overheads, "walls": walls, "per_minute": 60 / statistics.mean(walls)}
 
 
+def describe(result: dict, label: str) -> str:
+    over = result["overheads"]
+    return (f"{label}: median overhead {statistics.median(over):.2f} s per submission "
+            f"(min {min(over):.2f}, max {max(over):.2f}); median student-code time "
+            f"{statistics.median(result['student']):.2f} s; {result['per_minute']:.1f} "
+            f"submissions/minute including worker start, {result['steady_per_minute']:.1f} in "
+            f"steady state; all cores {100 * result['cores_busy']:.0f}% busy; "
+            f"scores {sorted(result['scores'])}")  # fmt: skip
+
+
+def dispatch_seconds(scheduler: str, rounds: int = 30) -> float:
+    """The cluster's own cost per submission, measured: the median round trip of one task that
+    carries a Lab 1 notebook's bytes to a worker and brings a small answer back, one task in
+    flight at a time (a grading worker waits this long between two submissions)."""
+    from autograder.cluster import cluster_client
+
+    notebook = (ROOT / "solutions" / LAB / f"{LAB}.ipynb").read_bytes()
+    times = []
+    with cluster_client(scheduler) as client:
+        client.submit(len, notebook, pure=False).result()  # the first task warms the connections
+        for _ in range(rounds):
+            started = time.perf_counter()
+            client.submit(len, notebook, pure=False).result()
+            times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def scaling_table(cluster: dict, workers: int, copies: int, dispatch: float,
+                  lab3_seconds: float) -> list[str]:  # fmt: skip
+    """Hours for 1,000 Lab 3 submissions with W workers, extrapolated: each submission costs its
+    grading time plus the measured dispatch cost, and each worker pays its start once (what the
+    cluster run took beyond its steady state)."""
+    per_task = workers * 60 / cluster["steady_per_minute"]
+    start = max(0.0, cluster["wall"] - copies * per_task / workers)
+    lines = [f"scaling (EXTRAPOLATED from this run, not measured on a larger cluster): 1,000 "
+             f"Lab 3 submissions at {lab3_seconds:g} s each, + {1000 * dispatch:.0f} ms "
+             f"dispatch per submission (measured), + {start:.0f} s worker start (measured)",
+             "  workers   wall time   submissions/hour"]  # fmt: skip
+    for count in (2, 8, 32, 128, 512):
+        total = start + math.ceil(1000 / count) * (lab3_seconds + dispatch)
+        lines.append(f"  {count:7d}   {total / 3600:6.2f} h   {3600 * 1000 / total:12.0f}")
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=8)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--baseline", type=int, default=3, help="copies for the baseline (0: skip)")
+    parser.add_argument("--scheduler", default=None,
+                        help="also grade on this Dask cluster (local:N, or tcp://host:8786 with "
+                        "--workers set to its number of worker processes)")
+    parser.add_argument("--lab3-seconds", type=float, default=40.0,
+                        help="grading time of one Lab 3 submission, for the scaling table")
     args = parser.parse_args()
+    local = re.fullmatch(r"local:(\d+)", args.scheduler or "")
+    workers = int(local.group(1)) if local else args.workers
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as scratch:
-        result = ours(args.copies, args.workers, Path(scratch))
-    over = result["overheads"]
+        result = ours(args.copies, workers, Path(scratch) / "pool")
+        cluster = ours(args.copies, workers, Path(scratch) / "cluster", args.scheduler) \
+            if args.scheduler else None
     print(f"machine: {os.cpu_count()} cores; sandbox: {result['isolation']}; "
-          f"{args.copies} copies of the {LAB} reference, {args.workers} workers")  # fmt: skip
-    print(f"autograder: median overhead {statistics.median(over):.2f} s per submission "
-          f"(min {min(over):.2f}, max {max(over):.2f}); median student-code time "
-          f"{statistics.median(result['student']):.2f} s; {result['per_minute']:.1f} submissions/"
-          f"minute including worker start, {result['steady_per_minute']:.1f} in steady state; "
-          f"all cores {100 * result['cores_busy']:.0f}% busy; "
-          f"scores {sorted(result['scores'])}")  # fmt: skip
+          f"{args.copies} copies of the {LAB} reference, {workers} workers")  # fmt: skip
+    print(describe(result, "autograder, local pool"))
+    if cluster:
+        ratio = cluster["steady_per_minute"] / result["steady_per_minute"]
+        print(describe(cluster, f"autograder, Dask cluster {args.scheduler}"))
+        print(f"cluster/local pool steady-state throughput: {100 * ratio:.0f}% "
+              f"(goal: at least 90%)")  # fmt: skip
+        dispatch = dispatch_seconds(args.scheduler)
+        print(f"cluster dispatch: median {1000 * dispatch:.1f} ms per task (round trip of one "
+              f"notebook's bytes, one task in flight)")  # fmt: skip
+        for line in scaling_table(cluster, workers, args.copies, dispatch, args.lab3_seconds):
+            print(line)
     if args.baseline:
         base = baseline(args.baseline)
         print(f"fresh Jupyter kernel (nbclient, notebook only, no tests): median overhead "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 import textwrap
 from pathlib import Path
@@ -81,3 +82,27 @@ def tiny_course(tmp_path: Path) -> Path:
     (tmp_path / "courselib").symlink_to(REPO / "courselib")
     (tmp_path / "constraints.txt").write_text((REPO / "constraints.txt").read_text())
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def postgresql_server():
+    """A real PostgreSQL server in a temporary folder for the session (see postgresql_server.py);
+    skipped only where PostgreSQL is not installed and `make` could not install it."""
+    from postgresql_server import PostgresServer, server_binaries
+
+    binaries = server_binaries()
+    if binaries is None:
+        pytest.skip("PostgreSQL is not installed (scripts/install-postgresql.sh needs root and "
+                    "apt-get; or apt-get install postgresql)")
+    server = PostgresServer(binaries).start()
+    yield server
+    gc.collect()  # the tests' engines close their pooled connections while the server is up
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def gradebook_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty gradebook database: a SQLite file, and a database on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'gb.sqlite'}"
+    return request.getfixturevalue("postgresql_server").new_database()

@@ -1,12 +1,20 @@
 """The gradebook: tests digest, runs written whole or not at all, texts stored as one safe line,
-roster ids, older gradebooks gaining new columns, and reports refusing a gradebook not there."""
+roster ids, older gradebooks gaining new columns, and reports refusing a gradebook not there.
+The tests taking `gradebook_url` run on SQLite and on a real PostgreSQL server (conftest.py)."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 
+import nbformat
 import pytest
+from conftest import course_config, tiny_notebook
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from autograder import gradebook as gb
 from autograder.config import load_course
@@ -35,8 +43,8 @@ def test_tests_digest_follows_tests_and_source(tiny_course):
     assert gb.tests_digest(course, "tiny") != before
 
 
-def test_runs_are_written_whole_or_not_at_all(tmp_path):
-    book = Gradebook(f"sqlite:///{tmp_path / 'gb.sqlite'}")
+def test_runs_are_written_whole_or_not_at_all(gradebook_url):
+    book = Gradebook(gradebook_url)
     run_id = book.record(graded([RECORD]))
     assert book.complete_run("ann", "tiny", "a" * 64, "d", "cpu")
     assert not book.complete_run("ann", "tiny", "a" * 64, "d", "cuda")
@@ -50,8 +58,8 @@ def test_runs_are_written_whole_or_not_at_all(tmp_path):
     assert (result.points_earned, result.outcome, result.question) == (2.0, "passed", "doubling")
 
 
-def test_texts_from_a_submission_are_stored_as_one_safe_line(tmp_path):
-    book = Gradebook(f"sqlite:///{tmp_path / 'gb.sqlite'}")
+def test_texts_from_a_submission_are_stored_as_one_safe_line(gradebook_url):
+    book = Gradebook(gradebook_url)
     hostile = "boom\x1b[2J\x1b]0;owned\x07\x07\nScore: 50 / 50\r\n\u202eevil"
     run = graded([dict(RECORD, outcome="error", earned=0.0, message=hostile)])
     run.notebook_notes = [f"cell 3 (f): {hostile}"]
@@ -63,8 +71,8 @@ def test_texts_from_a_submission_are_stored_as_one_safe_line(tmp_path):
     assert stored.submission.filename == "inbox/red.ipynb"
 
 
-def test_roster_ids_are_kept_until_a_roster_says_otherwise(tmp_path):
-    book = Gradebook(f"sqlite:///{tmp_path / 'gb.sqlite'}")
+def test_roster_ids_are_kept_until_a_roster_says_otherwise(gradebook_url):
+    book = Gradebook(gradebook_url)
     first = graded([RECORD])
     first.roster, first.on_roster = {"login": "alima", "sis_id": "2026001"}, True
     book.record(first)
@@ -115,8 +123,8 @@ def test_existing_refuses_a_gradebook_that_is_not_there(tiny_course, tmp_path):
     assert Gradebook.existing(course, f"sqlite:///{tmp_path / 'gb.sqlite'}").latest_runs("tiny")
 
 
-def test_times_read_back_as_the_same_moment(tmp_path):
-    book = Gradebook(f"sqlite:///{tmp_path / 'gb.sqlite'}")
+def test_times_read_back_as_the_same_moment(gradebook_url):
+    book = Gradebook(gradebook_url)
     run = graded([RECORD])
     run.submitted_at = datetime(2026, 10, 12, 20, tzinfo=timezone(timedelta(hours=1)))
     book.record(run)
@@ -124,3 +132,54 @@ def test_times_read_back_as_the_same_moment(tmp_path):
     assert stored.submission.submitted_at == datetime(2026, 10, 12, 19, tzinfo=UTC)
     assert stored.submission.submitted_at.tzinfo is not None
     assert stored.finished_at.tzinfo is not None
+
+
+def test_a_database_that_is_not_there_is_one_line(tiny_course, postgresql_server):
+    course = load_course(tiny_course)
+    missing = postgresql_server.url("no_such_gradebook")
+    with pytest.raises(GradebookError, match=r"no_such_gradebook.*: cannot be opened .*does not exist"):
+        Gradebook.existing(course, missing)
+    nowhere = "postgresql://ta:secret@/gradebook?host=/nonexistent-socket-folder"
+    for open_it in (Gradebook, lambda url: Gradebook.existing(course, url)):
+        with pytest.raises(GradebookError) as refused:
+            open_it(nowhere)
+        line = str(refused.value)
+        assert "\n" not in line and "cannot be opened" in line and "nonexistent-socket-folder" in line
+        assert "secret" not in line  # the password is never printed
+
+
+def _two_lab_course(root):
+    (root / "course_config.py").write_text(course_config(labs="""
+        {"id": "tiny", "title": "Tiny", "notebook": "source/tiny/tiny.ipynb",
+         "release": "2026-10-01T09:00", "due": "2026-10-12T23:59", "points": 2},
+        {"id": "twin", "title": "Twin", "notebook": "source/twin/twin.ipynb",
+         "release": "2026-10-01T09:00", "due": "2026-10-12T23:59", "points": 2}"""))
+    (root / "source" / "twin").mkdir()
+    shutil.copy(root / "source" / "tiny" / "tiny.ipynb", root / "source" / "twin" / "twin.ipynb")
+    (root / "tests" / "twin").mkdir()
+    shutil.copy(root / "tests" / "tiny" / "test_tiny.py", root / "tests" / "twin" / "test_twin.py")
+    inbox = root / "inbox"
+    inbox.mkdir()
+    for name in ("ann", "bob", "cy"):  # the same students in both labs: their rows race
+        nbformat.write(tiny_notebook(), str(inbox / f"{name}.ipynb"))
+    return inbox
+
+
+@pytest.mark.slow
+def test_two_tas_grade_different_labs_into_one_database_at_once(tiny_course, gradebook_url):
+    inbox = _two_lab_course(tiny_course)
+    graders = [subprocess.Popen(
+        [sys.executable, "-m", "autograder.cli", "--course", str(tiny_course), "grade", lab,
+         str(inbox), "--db", gradebook_url, "--workers", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    ) for lab in ("tiny", "twin")]  # fmt: skip
+    outputs = [grader.communicate(timeout=300)[0] for grader in graders]
+    assert [grader.returncode for grader in graders] == [0, 0], outputs
+    book = Gradebook(gradebook_url)
+    for lab in ("tiny", "twin"):
+        runs = book.latest_runs(lab)
+        assert [run.submission.student.student_id for run in runs] == ["ann", "bob", "cy"], lab
+        assert all([r.outcome for r in run.results] == ["passed"] for run in runs), lab
+    with Session(book.engine) as session:  # nothing twice: one student row, one run per lab
+        assert session.scalar(select(func.count()).select_from(gb.Student)) == 3
+        assert session.scalar(select(func.count()).select_from(gb.GradingRun)) == 6

@@ -1,0 +1,176 @@
+"""Grade a batch on a Dask (`distributed`) cluster: the client side of `grade --scheduler`.
+
+`--scheduler local:N` starts a LocalCluster of N worker processes here; `--scheduler
+tcp://host:8786` uses the scheduler there. `grade_on_cluster` registers the worker plugin
+(`autograder.distributed.GradingWorker`, shipping the course bundle), then sends each submission
+as a task carrying the notebook's bytes and hands each result, as it comes back, to the batch's
+`store_safely`: the client stays the only gradebook writer, one transaction per submission, so
+resuming, whole runs and skipping unchanged notebooks hold as with the local pool.
+
+Faults. At most one task per worker slot is in flight, so a worker that dies takes down only
+the submission it was grading: the scheduler reschedules that task elsewhere, and a task during
+which two workers died comes back as KilledWorker and is recorded as `crashed` (the client sets
+the scheduler's `allowed_failures` to 1). A lost scheduler stops the batch with one line; what was
+stored stays, and the same command run again resumes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from collections.abc import Callable, Iterator
+from concurrent.futures import CancelledError
+from typing import Any
+
+from autograder.config import Course
+from autograder.course_bundle import pack
+
+CONNECT_TIMEOUT_S = 10
+WORKER_WAIT_S = 60  # how long a batch waits for the cluster's first worker
+GPU_RESOURCE = "GPU"
+LOCAL_SCHEDULER = re.compile(r"local:(\d+)")
+SCHEDULER_ADDRESS = re.compile(r"[a-z][a-z0-9+.-]*://\S+")
+
+
+class ClusterError(Exception):
+    """A cluster that cannot be used (a wrong address, no workers, a lost scheduler): one line."""
+
+
+def check_scheduler(spec: str) -> str:
+    """`spec` if it is `local:N` (N >= 1) or a scheduler address; else a one-line ClusterError."""
+    local = LOCAL_SCHEDULER.fullmatch(spec)
+    if (local and int(local.group(1)) >= 1) or (not local and SCHEDULER_ADDRESS.fullmatch(spec)):
+        return spec
+    raise ClusterError(f"--scheduler {spec}: expected local:N (N worker processes here) or a "
+                       "scheduler address such as tcp://host:8786")  # fmt: skip
+
+
+@contextlib.contextmanager
+def cluster_client(spec: str) -> Iterator[Any]:
+    """A `distributed.Client` for `spec`: a LocalCluster of N processes for `local:N` (closed at
+    the end), else the scheduler at that address (a wrong one is a one-line ClusterError)."""
+    from distributed import Client, LocalCluster
+
+    local = LOCAL_SCHEDULER.fullmatch(check_scheduler(spec))
+    with contextlib.ExitStack() as stack:
+        address = spec
+        if local:
+            cluster = stack.enter_context(LocalCluster(
+                n_workers=int(local.group(1)), threads_per_worker=1, processes=True,
+                dashboard_address=":0", silence_logs=logging.ERROR,
+            ))  # fmt: skip
+            address = cluster.scheduler_address
+        try:
+            client = stack.enter_context(Client(address, timeout=CONNECT_TIMEOUT_S))
+        except (OSError, TimeoutError) as error:
+            raise ClusterError(f"--scheduler {spec}: no Dask scheduler answered there within "
+                               f"{CONNECT_TIMEOUT_S} s ({type(error).__name__})") from None
+        yield client
+
+
+def _workers(client: Any) -> list[dict]:
+    return list(client.scheduler_info(n_workers=-1)["workers"].values())
+
+
+def grading_slots(client: Any, device: str, gpu_share: float) -> int:
+    """How many submissions the cluster grades at once: one per worker thread; on CUDA one per
+    `gpu_share` of the workers' GPU resources."""
+    if device.startswith("cuda"):
+        gpus = sum(info.get("resources", {}).get(GPU_RESOURCE, 0) for info in _workers(client))
+        return int(gpus / gpu_share + 1e-9)
+    return sum(info.get("nthreads", 0) for info in _workers(client))
+
+
+def _check_cluster(client: Any, spec: str, device: str, gpu_share: float) -> None:
+    from autograder.distributed import allow_one_retry
+
+    try:
+        client.wait_for_workers(1, timeout=WORKER_WAIT_S)
+    except TimeoutError:
+        raise ClusterError(f"--scheduler {spec}: the scheduler has no workers "
+                           f"(waited {WORKER_WAIT_S} s)") from None  # fmt: skip
+    threads = {info.get("nthreads") for info in _workers(client)}
+    if threads - {1}:
+        raise ClusterError(f"--scheduler {spec}: workers with {max(threads)} threads; start "
+                           "grading workers with --nthreads 1")  # fmt: skip
+    if device.startswith("cuda") and grading_slots(client, device, gpu_share) < 1:
+        raise ClusterError(f"--scheduler {spec}: no worker declares a GPU; start GPU workers "
+                           f"with --resources {GPU_RESOURCE}=1")  # fmt: skip
+    try:
+        client.run_on_scheduler(allow_one_retry)
+    except Exception as error:  # noqa: BLE001 - e.g. a scheduler without the kit installed
+        raise ClusterError(f"--scheduler {spec}: the scheduler cannot run the kit "
+                           f"({type(error).__name__}); install the kit there too") from None
+
+
+def plugin_name(lab_id: str, digest: str, device: str) -> str:
+    return f"autograder-{lab_id}-{device}-{digest[:12]}"
+
+
+def _lost(spec: str, left: int) -> ClusterError:
+    return ClusterError(f"--scheduler {spec}: lost the scheduler with {left} submissions not "
+                        "graded; what was graded is stored: run the same command again to "
+                        "resume")  # fmt: skip
+
+
+def grade_on_cluster(course: Course, lab_id: str, todo: list[tuple[Any, str]], scheduler: str,
+                     device: str, digest: str, store_safely: Callable, bar: Any,
+                     gpu_share: float = 1.0) -> set[str]:  # fmt: skip
+    """Grade `todo` ((submission, sha256) pairs) on the cluster, handing each result to
+    `store_safely` as it comes back; returns the sandbox modes the workers graded in."""
+    from distributed import as_completed
+    from distributed.comm import CommClosedError
+    from distributed.scheduler import KilledWorker
+
+    from autograder.distributed import GradingWorker, grade_submission
+
+    name = plugin_name(lab_id, digest, device)
+    resources = {GPU_RESOURCE: gpu_share} if device.startswith("cuda") else None
+    modes: set[str] = set()
+    queue = list(reversed(todo))
+    in_flight: dict[Any, tuple[Any, str]] = {}
+    with cluster_client(scheduler) as client:
+        _check_cluster(client, scheduler, device, gpu_share)
+        client.register_plugin(GradingWorker(pack(course, lab_id), lab_id, device, name))
+        finished = as_completed()
+
+        def submit_next() -> None:
+            # one task per free slot: a worker that dies takes down only its own submission
+            while queue and len(in_flight) < max(1, grading_slots(client, device, gpu_share)):
+                submission, sha = job = queue.pop()
+                future = client.submit(
+                    grade_submission, name, lab_id, submission.path.name,
+                    submission.path.read_bytes(), resources=resources, pure=False,
+                )  # fmt: skip
+                in_flight[future] = job
+                finished.add(future)
+
+        try:
+            submit_next()
+            for future in finished:
+                job = in_flight.pop(future)
+                if future.status == "cancelled" or client.status != "running":
+                    raise _lost(scheduler, len(in_flight) + len(queue) + 1)
+                submit_next()  # before storing: the cluster never waits on the gradebook
+                if future.status == "finished":
+                    result = future.result()
+                    modes.add(result["sandbox"])
+                    store_safely(*job, result, "")
+                elif isinstance(future.exception(), KilledWorker):
+                    store_safely(*job, None, "two grading workers died while grading this "
+                                 "notebook (killed, or out of memory)")  # fmt: skip
+                else:
+                    error = future.exception()
+                    store_safely(*job, None, f"the grader failed while grading this notebook "
+                                 f"({type(error).__name__}: {str(error)[:200]})")  # fmt: skip
+                future.release()
+                bar.update(1)
+        except (CancelledError, CommClosedError, TimeoutError):  # the scheduler went away
+            raise _lost(scheduler, len(in_flight) + len(queue)) from None
+        finally:
+            if client.status == "running":
+                client.cancel(list(in_flight))
+                with contextlib.suppress(Exception):
+                    client.unregister_worker_plugin(name)
+    return modes

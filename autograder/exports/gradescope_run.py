@@ -1,0 +1,144 @@
+"""What Gradescope's `run_autograder` runs: grade the submitted notebook, write results.json.
+
+    python -m autograder.exports.gradescope_run [--root /autograder]
+
+The submission is graded exactly as `autograder grade` grades it (the same sandbox, judge and
+gradebook records, in a throwaway gradebook), then written in Gradescope's results format:
+
+- `tests`: one entry per question, in notebook order: `name`, `score`, `max_score`, `status`
+  (`passed` when every point was earned, else `failed`), `output` (each test's outcome and the
+  same student-safe message as the feedback), and `visibility` when the lab sets one for it;
+- `score` (the tests' points: the late policy stays Gradescope's), `execution_time`, `output`
+  (the notebook's notes: failing cells, skipped shell escapes), `visibility`,
+  `stdout_visibility`.
+
+Whatever goes wrong in the grader itself still ends in a valid results.json: score 0 and one line
+saying why. The root (`/autograder`) can be moved with `--root` or $AUTOGRADER_ROOT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from autograder.safe_text import one_line
+
+ROOT_ENV = "AUTOGRADER_ROOT"
+DEFAULT_ROOT = Path("/autograder")
+STUDENT = "submission"  # the gradebook's name for the one student graded here
+
+
+def _settings(root: Path) -> dict[str, Any]:
+    from autograder.exports.gradescope import SETTINGS_FILE
+
+    path = root / "source" / SETTINGS_FILE
+    settings = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(settings, dict) or not isinstance(settings.get("lab"), str):
+        raise ValueError(f"{path}: names no lab")
+    return settings
+
+
+def problem_results(output: str, execution_time: float) -> dict[str, Any]:
+    """A result without tests: score 0 and one line saying why."""
+    return {"score": 0.0, "execution_time": round(execution_time), "output": one_line(output, 1000),
+            "output_format": "text", "stdout_visibility": "hidden", "tests": []}  # fmt: skip
+
+
+def grader_failure(error: BaseException, execution_time: float) -> dict[str, Any]:
+    return problem_results(
+        f"The autograder itself failed, not your code ({type(error).__name__}: "
+        f"{one_line(error, 300)}); tell course staff.", execution_time)
+
+
+def graded_results(course: Any, lab_id: str, grade: Any, execution_time: float) -> dict[str, Any]:
+    """Gradescope's results for one graded submission (a report's `StudentGrade`)."""
+    from autograder.report import CELL_COUNTING, results_by_question, test_result_text
+
+    lab = course.lab(lab_id)
+    tests = []
+    for question, results in results_by_question(grade):
+        test: dict[str, Any] = {
+            "name": question.name, "score": question.earned, "max_score": question.possible,
+            "status": "passed" if question.earned >= question.possible else "failed",
+            "output": "\n".join(test_result_text(result, grade.notes) for result in results),
+            "output_format": "text",
+        }  # fmt: skip
+        if question.name in lab.gradescope_question_visibility:
+            test["visibility"] = lab.gradescope_question_visibility[question.name]
+        tests.append(test)
+    output = [f"{lab.title}: {grade.total:g} / {grade.possible:g} points from the tests."]
+    if grade.notes:
+        output += ["", "Your notebook (" + CELL_COUNTING.rstrip(".").lower() + "):"]
+        output += [f"- {note}" for note in grade.notes]
+    return {"score": grade.total, "execution_time": round(execution_time),
+            "output": "\n".join(output), "output_format": "text",
+            "visibility": lab.gradescope_visibility, "stdout_visibility": "hidden",
+            "tests": tests}  # fmt: skip
+
+
+def grade_submission(root: Path, started: float) -> dict[str, Any]:
+    from autograder.config import load_course
+    from autograder.gradebook import Gradebook
+    from autograder.grading import grade_batch
+    from autograder.intake import Submission, choose_notebook
+    from autograder.report import student_grades
+
+    lab_id = _settings(root)["lab"]
+    course_dir = root / "source" / "course"
+    # The hidden tests and the reference are root's alone, whatever setup.sh left: without
+    # bubblewrap the sandbox's uid could otherwise read them.
+    course_dir.chmod(0o700)
+    course = load_course(course_dir)
+    submitted = sorted(path for path in (root / "submission").rglob("*.ipynb")
+                       if ".ipynb_checkpoints" not in path.parts)  # fmt: skip
+    notebook, why = choose_notebook(submitted, lab_id)
+    if notebook is None:
+        return problem_results(f"Nothing was graded: {why}; submit {lab_id}.ipynb.",
+                               time.monotonic() - started)  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="autograder-gradescope-") as scratch:
+        gradebook = Gradebook(f"sqlite:///{Path(scratch) / 'gradebook.sqlite'}")
+        submission = Submission(STUDENT, notebook, None, "gradescope")
+        grade_batch(course, lab_id, [submission], gradebook, workers=1, device="cpu",
+                    force=True, progress=False)  # fmt: skip
+        grades = student_grades(course, lab_id, gradebook)
+        gradebook.engine.dispose()
+    if len(grades) != 1:
+        raise RuntimeError(f"the gradebook holds {len(grades)} results instead of one")
+    results = graded_results(course, lab_id, grades[0], time.monotonic() - started)
+    if why:  # which of several notebooks was graded
+        results["output"] = f"{one_line(why, 300)}\n{results['output']}"
+    return results
+
+
+def write_results(path: Path, results: dict[str, Any]) -> None:
+    """Written whole or not at all: Gradescope never reads half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    partial.replace(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="run_autograder", description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path,
+                        default=Path(os.environ.get(ROOT_ENV) or DEFAULT_ROOT),
+                        help="Gradescope's folder (default: $AUTOGRADER_ROOT or /autograder)")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    try:
+        results = grade_submission(args.root, started)
+    except Exception as error:  # noqa: BLE001 - Gradescope must get a result whatever failed
+        results = grader_failure(error, time.monotonic() - started)
+        print(f"run_autograder: {results['output']}", file=sys.stderr)
+    write_results(args.root / "results" / "results.json", results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

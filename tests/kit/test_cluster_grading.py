@@ -1,0 +1,164 @@
+"""Grading on a Dask cluster (`--scheduler`): real `distributed.LocalCluster`s of two worker
+processes, the real sandbox, real notebooks.
+
+- the cluster gives the records the local pool gives for the same Lab 1 submissions (the
+  solution, the blank release, a partial and a hostile one);
+- a worker process killed by SIGKILL mid-submission loses nothing and duplicates nothing, and a
+  submission that kills two workers is recorded as crashed (through `autograder grade
+  --scheduler local:2`);
+- a wrong `--scheduler` is one line.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import REPO, tiny_notebook
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from autograder import cli
+from autograder import gradebook as gb
+from autograder.cluster import grading_slots
+from autograder.config import load_course
+from autograder.gradebook import Gradebook
+from autograder.grading import grade_batch
+from autograder.intake import collect
+
+LAB1 = "lab01_rnn_from_scratch"
+LAB1_SUBMISSIONS = {
+    "solution": REPO / "solutions" / LAB1 / f"{LAB1}.ipynb",
+    "blank": REPO / "release" / LAB1 / f"{LAB1}.ipynb",
+    "partial": REPO / "examples" / LAB1 / "partial_student.ipynb",
+    "hostile": REPO / "examples" / LAB1 / "hostile_student.ipynb",  # fork bomb, kills its sandbox
+}
+
+
+@pytest.fixture(scope="module")
+def cluster_address():
+    """A real LocalCluster of two single-threaded worker processes, shared by this module (each
+    declares a GPU resource, which only the slot count below uses: the grading here is on CPU)."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      resources={"GPU": 1}) as cluster:  # fmt: skip
+        yield cluster.scheduler_address
+
+
+def _records(book: Gradebook, lab: str) -> dict[str, list[tuple]]:
+    """Each student's grade as contract 3 defines it (durations and run ids aside)."""
+    return {run.submission.student.student_id: [
+        (r.test_id, r.question, r.points_possible, r.points_earned, r.outcome, r.message)
+        for r in run.results] + [("notes", run.notebook_notes, run.sandbox, run.device)]
+        for run in book.latest_runs(lab)}  # fmt: skip
+
+
+@pytest.mark.slow
+def test_the_cluster_gives_the_records_of_the_local_pool(tmp_path: Path, cluster_address: str):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for student, notebook in LAB1_SUBMISSIONS.items():
+        shutil.copy(notebook, inbox / f"{student}.ipynb")
+    course = load_course(REPO)
+    submissions = collect([inbox], LAB1, course.timezone, tmp_path / "scratch")
+    pool = Gradebook(f"sqlite:///{tmp_path / 'pool.sqlite'}")
+    on_cluster = Gradebook(f"sqlite:///{tmp_path / 'cluster.sqlite'}")
+    pool_summary = grade_batch(course, LAB1, submissions, pool, workers=2, progress=False)
+    summary = grade_batch(course, LAB1, submissions, on_cluster, progress=False,
+                          scheduler=cluster_address)  # fmt: skip
+    expected = _records(pool, LAB1)
+    assert sorted(expected) == sorted(LAB1_SUBMISSIONS)
+    assert _records(on_cluster, LAB1) == expected
+    assert summary.scores == pool_summary.scores and summary.outcomes == pool_summary.outcomes
+    assert summary.scores["solution"] == course.lab(LAB1).points and summary.scores["blank"] == 0
+    assert 0 < summary.scores["partial"] < summary.scores["solution"]
+    assert len(summary.overheads) == len(LAB1_SUBMISSIONS)  # the per-submission figures too
+    again = grade_batch(course, LAB1, submissions, on_cluster, progress=False,
+                        scheduler=cluster_address)  # fmt: skip
+    assert (again.graded, again.skipped) == (0, len(LAB1_SUBMISSIONS))
+
+
+def test_cpu_labs_use_every_worker_and_cuda_labs_share_gpus_as_declared(cluster_address: str):
+    from distributed import Client
+
+    with Client(cluster_address) as client:
+        assert grading_slots(client, "cpu", 1.0) == 2
+        assert grading_slots(client, "cuda", 1.0) == 2  # one submission per GPU
+        assert grading_slots(client, "cuda", 1 / 3) == 6  # "submissions_per_gpu": 3
+
+
+# The trusted side of a worker dies (SIGKILL to its own process, as the OOM killer would): eve's
+# notebook kills every worker that grades it; frank's kills the first one only (the marker file
+# remembers), so his submission is rescheduled on another worker and graded there.
+KILLER_TEST = '''import os
+import signal
+from pathlib import Path
+
+import pytest
+
+MARKER = Path({marker!r})
+
+
+@pytest.mark.question("doubling")
+@pytest.mark.points(2)
+def test_double(sub):
+    if sub.double(1) == 999:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if "kill_my_worker_once" in sub and not MARKER.exists():
+        MARKER.touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+    assert sub.double(3) == 6
+'''
+KILLER = "def double(x):\n    return 999 if x == 1 else 2 * x\n"
+INNOCENTS = ("ann", "bob", "cy", "dee")
+
+
+@pytest.mark.slow
+def test_dead_workers_lose_nothing_and_a_killer_is_recorded_crashed(tiny_course: Path, capsys):
+    marker = tiny_course / "frank-killed-a-worker"
+    (tiny_course / "tests" / "tiny" / "test_tiny.py").write_text(KILLER_TEST.format(
+        marker=str(marker)))  # fmt: skip
+    inbox = tiny_course / "inbox"
+    inbox.mkdir()
+    for name in INNOCENTS:
+        nbformat.write(tiny_notebook(), str(inbox / f"{name}.ipynb"))
+    nbformat.write(tiny_notebook(KILLER), str(inbox / "eve.ipynb"))
+    frank = tiny_notebook()
+    frank.cells.append(nbformat.v4.new_code_cell("kill_my_worker_once = True"))
+    nbformat.write(frank, str(inbox / "frank.ipynb"))
+    db = f"sqlite:///{tiny_course / 'gradebook.sqlite'}"
+    command = ["--course", str(tiny_course), "grade", "tiny", str(inbox), "--db", db,
+               "--scheduler", "local:2"]  # fmt: skip
+    assert cli.main(command) == 0
+    out = capsys.readouterr().out
+    assert marker.exists()  # frank's first worker did die
+    book = Gradebook(db)
+    runs = {run.submission.student.student_id: run for run in book.latest_runs("tiny")}
+    assert sorted(runs) == sorted([*INNOCENTS, "eve", "frank"])
+    for name in [*INNOCENTS, "frank"]:
+        assert [r.outcome for r in runs[name].results] == ["passed"], name
+    (eve,) = runs["eve"].results
+    assert eve.outcome == "crashed" and "two grading workers died" in eve.message
+    assert "eve: two grading workers died" in out and "grader error 1" in out
+    with Session(book.engine) as session:  # nothing graded twice
+        assert session.scalar(select(func.count()).select_from(gb.GradingRun)) == len(runs)
+    assert cli.main(command) == 0  # a rerun finds everything graded
+    assert "graded 0, skipped 6" in capsys.readouterr().out
+
+
+def test_a_wrong_scheduler_is_one_line(tiny_course: Path, capsys):
+    inbox = tiny_course / "inbox"
+    inbox.mkdir()
+    nbformat.write(tiny_notebook(), str(inbox / "ann.ipynb"))
+    for scheduler, reason in [("tcp://127.0.0.1:1", "no Dask scheduler answered there"),
+                              ("local:0", "expected local:N"),
+                              ("cluster.example.org", "expected local:N")]:  # fmt: skip
+        code = cli.main(["--course", str(tiny_course), "grade", "tiny", str(inbox), "--db",
+                         f"sqlite:///{tiny_course / 'gb.sqlite'}", "--scheduler", scheduler])
+        err = capsys.readouterr().err
+        assert code == cli.EXIT_USER_ERROR
+        assert err.count("\n") == 1 and f"--scheduler {scheduler}: {reason}" in err, err
+    assert not Gradebook(f"sqlite:///{tiny_course / 'gb.sqlite'}").latest_runs("tiny")
