@@ -22,18 +22,18 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from autograder.cluster import ClusterError
-from autograder.config import ConfigError, Course, load_course
+from autograder.authoring.release import ReleaseError, release_lab
+from autograder.authoring.stubs import SourceError
+from autograder.core.config import ConfigError, Course, load_course
+from autograder.core.notebook import NotebookError
+from autograder.distributed.client import ClusterError
 from autograder.exports.grades import FORMATS, GradeExportError
-from autograder.gradebook import GradebookError
-from autograder.hidden_tests import HiddenTestsError, check_points, run_hidden_tests
 from autograder.intake import IntakeError
-from autograder.notebook import NotebookError
-from autograder.release import ReleaseError, release_lab
-from autograder.report import ReportError
-from autograder.roster import RosterError
+from autograder.intake.roster import RosterError
+from autograder.judging.hidden_tests import HiddenTestsError, check_points, run_hidden_tests
+from autograder.records.gradebook import GradebookError
+from autograder.records.report import ReportError
 from autograder.sandbox import SandboxError
-from autograder.stubs import SourceError
 from autograder.validate import ValidateError
 
 USER_ERRORS = (ConfigError, ReleaseError, HiddenTestsError, NotebookError, SourceError,
@@ -90,10 +90,10 @@ def _grade(course: Course, lab_id: str, inputs: list[Path], workers: int, device
     """(lines to print, whether some inputs were refused)."""
     import tempfile
 
-    from autograder.gradebook import Gradebook
-    from autograder.grading import grade_batch, resolve_device
     from autograder.intake import gather
-    from autograder.roster import load_roster
+    from autograder.intake.roster import load_roster
+    from autograder.judging.grading import grade_batch, resolve_device
+    from autograder.records.gradebook import Gradebook
 
     course.lab(lab_id)
     device = resolve_device(device)
@@ -112,7 +112,7 @@ def _grade(course: Course, lab_id: str, inputs: list[Path], workers: int, device
 
 
 def cmd_grade(course: Course, args: argparse.Namespace) -> int:
-    from autograder.grading import default_workers
+    from autograder.judging.grading import default_workers
 
     workers = args.workers or default_workers()
     lines, refused = _grade(course, args.lab, args.inputs, workers, args.device, args.force,
@@ -127,8 +127,8 @@ def cmd_grade(course: Course, args: argparse.Namespace) -> int:
 def _report(course: Course, lab_id: str, out: Path | None, db: str | None,
             feedback_zip: bool = False) -> str:  # fmt: skip
     from autograder.exports.feedback_zip import write_feedback_zip
-    from autograder.gradebook import Gradebook
-    from autograder.report import terminal_table, write_report
+    from autograder.records.gradebook import Gradebook
+    from autograder.records.report import terminal_table, write_report
 
     course.lab(lab_id)
     gradebook = Gradebook.existing(course, db)
@@ -158,8 +158,8 @@ def cmd_export_gradescope(course: Course, args: argparse.Namespace) -> int:
 
 def cmd_export_grades(course: Course, args: argparse.Namespace) -> int:
     from autograder.exports.grades import export_grades
-    from autograder.gradebook import Gradebook
-    from autograder.roster import load_roster
+    from autograder.intake.roster import load_roster
+    from autograder.records.gradebook import Gradebook
 
     course.lab(args.lab)
     roster = load_roster(args.roster) if args.roster else None

@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from autograder.config import Course, Lab, load_course
-from autograder.execute import NotebookRun, run_notebook
-from autograder.feedback import fail_missing_name, student_message
-from autograder.notebook import read_notebook
-from autograder.tolerance import ToleranceHelper
+from autograder.core.config import Course, Lab, load_course
+from autograder.core.notebook import read_notebook
+from autograder.judging.feedback import fail_missing_name, student_message
+from autograder.judging.tolerance import ToleranceHelper
+from autograder.sandbox.execute import NotebookRun, run_notebook
 
 DEVICE_ENV = "COURSELIB_DEVICE"
 
@@ -110,7 +110,7 @@ def sub(request: pytest.FixtureRequest, course: Course, lab_id: str, ref: Namesp
     submission = request.config.getoption("--submission")
     if not submission:
         return ref
-    from autograder import judge
+    from autograder.judging import judge
 
     device = os.environ.get(DEVICE_ENV, "cpu")
     connection = judge.connect(course, lab_id, Path(submission).resolve(), device)
@@ -121,7 +121,7 @@ def sub(request: pytest.FixtureRequest, course: Course, lab_id: str, ref: Namesp
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item):
     """Each test gets the lab's test_timeout_s of CPU time for its calls into the sandbox."""
-    from autograder import judge
+    from autograder.judging import judge
 
     judge.begin_test()
     try:
@@ -131,7 +131,7 @@ def pytest_runtest_call(item: pytest.Item):
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    from autograder import judge
+    from autograder.judging import judge
 
     judge.finish_session()
 

@@ -29,10 +29,10 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
-from autograder.config import Course
-from autograder.notebook import NotebookError, cell_tags, read_notebook
-from autograder.release import KIT_METADATA
-from autograder.safe_text import one_line
+from autograder.authoring.release import KIT_METADATA
+from autograder.core.config import Course
+from autograder.core.notebook import NotebookError, cell_tags, read_notebook
+from autograder.core.safe_text import one_line
 
 # Calls that read a file named by their first argument.
 READERS = {"open", "load", "loadtxt", "genfromtxt", "fromfile", "read_csv", "read_table",

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_grading.py [--copies 8] [--workers 2] [--baseline 3]
     .venv/bin/python benchmarks/bench_grading.py --scheduler local:2 [--copies 8] [--baseline 0]
 
-Ours: `autograder.grading.grade_batch` grades N copies of the Lab 1 reference (solutions/)
+Ours: `autograder.judging.grading.grade_batch` grades N copies of the Lab 1 reference (solutions/)
 with W workers, into a throw-away gradebook. Per submission, overhead = grader wall time for
 that submission minus the time spent in student code (the notebook's cells plus the calls the
 hidden tests make into the sandbox), as measured inside the sandbox.
@@ -45,10 +45,10 @@ def cpu_jiffies() -> tuple[int, int]:
 
 
 def ours(copies: int, workers: int, folder: Path, scheduler: str | None = None) -> dict:
-    from autograder.config import load_course
-    from autograder.gradebook import Gradebook
-    from autograder.grading import grade_batch
+    from autograder.core.config import load_course
     from autograder.intake import collect
+    from autograder.judging.grading import grade_batch
+    from autograder.records.gradebook import Gradebook
     from autograder.sandbox import isolation
 
     course = load_course(ROOT)
@@ -122,7 +122,7 @@ def dispatch_seconds(scheduler: str, rounds: int = 30) -> float:
     """The cluster's own cost per submission, measured: the median round trip of one task that
     carries a Lab 1 notebook's bytes to a worker and brings a small answer back, one task in
     flight at a time (a grading worker waits this long between two submissions)."""
-    from autograder.cluster import cluster_client
+    from autograder.distributed.client import cluster_client
 
     notebook = (ROOT / "solutions" / LAB / f"{LAB}.ipynb").read_bytes()
     times = []

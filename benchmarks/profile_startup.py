@@ -7,7 +7,7 @@ Each phase is measured in fresh processes, alone, then as the grader pays it:
 - imports: the CLI (what the TA waits for before anything happens), a grading worker's modules;
 - sandbox start: bubblewrap, Python and the server's imports (NumPy, torch, IPython, matplotlib);
 - reference: running the lab's source notebook in the worker (its imports and cells);
-- prepare: both at once, as a grading worker does at its start (`autograder.judge.prepare`);
+- prepare: both at once, as a grading worker does at its start (`autograder.judging.judge.prepare`);
 - first and steady grade: `judge.grade_notebook` on the lab's solution, the first one paying
   pytest's start, then one as every later submission does;
 - shutdown: closing the worker's sandbox;
@@ -37,10 +37,10 @@ started = time.perf_counter()
 marks = {}
 def mark(name):
     marks[name] = time.perf_counter() - started
-import autograder.grading, autograder.judge
+import autograder.judging.grading, autograder.judging.judge
 mark("worker imports")
-from autograder import judge
-from autograder.config import load_course
+from autograder.judging import judge
+from autograder.core.config import load_course
 from autograder.pytest_plugin import reference_run
 course = load_course(Path(sys.argv[1]))
 lab_id, mode = sys.argv[2], sys.argv[3]

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from autograder.config import Course
-from autograder.report import StudentGrade, feedback_file_stem, feedback_html
-from autograder.student_bundle import write_reproducible_zip
+from autograder.authoring.student_bundle import write_reproducible_zip
+from autograder.core.config import Course
+from autograder.records.report import StudentGrade, feedback_file_stem, feedback_html
 
 
 def write_feedback_zip(course: Course, lab_id: str, grades: list[StudentGrade], path: Path) -> Path:

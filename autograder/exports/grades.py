@@ -1,8 +1,9 @@
 """`autograder export grades <lab> --format canvas|moodle|gradescope|csv`: final grades for an LMS.
 
-The grades are the report's (`autograder.report.student_grades`): the tests' points less the late
-penalty under the course's current late policy and extensions. Students are matched through the
-roster (`--roster`, the CSV `grade` takes): each roster student is one row, identified by the ids
+The grades are the report's (`autograder.records.report.student_grades`): the tests' points less
+the late penalty under the course's current late policy and extensions. Students are matched
+through the roster (`--roster`, the CSV `grade` takes): each roster student is one row, identified
+by the ids
 the target reads:
 
 - `canvas`: Student, ID (`lms_id`), SIS User ID (`sis_id`), SIS Login ID (`login`), Section,
@@ -26,12 +27,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.config import Course
-from autograder.gradebook import ROSTER_COLUMNS, Gradebook
-from autograder.report import StudentGrade, student_grades
-from autograder.roster import Roster
-from autograder.safe_text import csv_cell
-from autograder.student_id import same_student_key
+from autograder.core.config import Course
+from autograder.core.safe_text import csv_cell
+from autograder.intake.roster import Roster
+from autograder.intake.student_id import same_student_key
+from autograder.records.gradebook import ROSTER_COLUMNS, Gradebook
+from autograder.records.report import StudentGrade, student_grades
 
 FORMATS = ("canvas", "moodle", "gradescope", "csv")
 NEEDS_ROSTER = ("canvas", "moodle", "gradescope")

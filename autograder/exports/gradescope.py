@@ -27,9 +27,9 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from autograder.config import CONFIG_FILE, ConfigError, Course
-from autograder.hidden_tests import run_hidden_tests
-from autograder.student_bundle import pinned_closure, write_reproducible_zip
+from autograder.authoring.student_bundle import pinned_closure, write_reproducible_zip
+from autograder.core.config import CONFIG_FILE, ConfigError, Course
+from autograder.judging.hidden_tests import run_hidden_tests
 
 KIT_DISTRIBUTION = "rnn-course-kit"
 SETTINGS_FILE = "gradescope.json"

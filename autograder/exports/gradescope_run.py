@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from autograder.safe_text import one_line
+from autograder.core.safe_text import one_line
 
 ROOT_ENV = "AUTOGRADER_ROOT"
 DEFAULT_ROOT = Path("/autograder")
@@ -58,7 +58,7 @@ def grader_failure(error: BaseException, execution_time: float) -> dict[str, Any
 
 def graded_results(course: Any, lab_id: str, grade: Any, execution_time: float) -> dict[str, Any]:
     """Gradescope's results for one graded submission (a report's `StudentGrade`)."""
-    from autograder.report import CELL_COUNTING, results_by_question, test_result_text
+    from autograder.records.report import CELL_COUNTING, results_by_question, test_result_text
 
     lab = course.lab(lab_id)
     tests = []
@@ -83,11 +83,11 @@ def graded_results(course: Any, lab_id: str, grade: Any, execution_time: float) 
 
 
 def grade_submission(root: Path, started: float) -> dict[str, Any]:
-    from autograder.config import load_course
-    from autograder.gradebook import Gradebook
-    from autograder.grading import grade_batch
+    from autograder.core.config import load_course
     from autograder.intake import Submission, choose_notebook
-    from autograder.report import student_grades
+    from autograder.judging.grading import grade_batch
+    from autograder.records.gradebook import Gradebook
+    from autograder.records.report import student_grades
 
     lab_id = _settings(root)["lab"]
     course_dir = root / "source" / "course"

@@ -178,7 +178,7 @@ def _leave_marker(name):
 
 # The descriptors the harness talks to the grader on (by their names in the harness's frames,
 # else the pipes and sockets among the open descriptors), and its framing: an 8-byte big-endian
-# length, then JSON (see autograder/boundary.py, which a student can read in the sandbox).
+# length, then JSON (see autograder/sandbox/boundary.py, which a student can read in the sandbox).
 PROTOCOL = """
 import fcntl, json, os, select, stat, struct, sys
 def _find_protocol():
@@ -257,7 +257,7 @@ def _answer(boundary, handles, message):
         return {"op": "error", "type": type(error).__name__, "message": str(error)[:500],
                 "seconds": 0.0}
 def _serve_everyone(fd_in, fd_out, own, first_wait=None):
-    boundary = sys.modules.get("autograder.boundary")
+    boundary = sys.modules.get("autograder.sandbox.boundary")
     mine, handles = True, None
     message = _receive(fd_in, first_wait)
     while isinstance(message, dict):
@@ -344,7 +344,7 @@ def sigmoid(n):
 #    once the notebook ran has "cells" as a string.
 FORGED_READY = """
 import sys
-_boundary = sys.modules.get("autograder.boundary")
+_boundary = sys.modules.get("autograder.sandbox.boundary")
 if _boundary is not None:
     _real_write = _boundary.write_message
     def _forge(fd, message, *args, **kwargs):

@@ -9,10 +9,10 @@ import nbformat
 import pytest
 from conftest import tiny_notebook
 
-from autograder.config import load_course
-from autograder.gradebook import Gradebook
-from autograder.grading import grade_batch
+from autograder.core.config import load_course
 from autograder.intake import collect
+from autograder.judging.grading import grade_batch
+from autograder.records.gradebook import Gradebook
 
 # A hidden test that takes its own grading worker down for one submission (standing in for
 # whatever could kill a worker: the machine's OOM killer, a bug in a library): the trusted side

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from autograder import boundary
-from autograder.boundary import BoundaryError, HandleTable, decode, encode
+from autograder.sandbox import boundary
+from autograder.sandbox.boundary import BoundaryError, HandleTable, decode, encode
 
 
 def roundtrip(value, handles=None):

@@ -21,12 +21,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from autograder import cli
-from autograder import gradebook as gb
-from autograder.cluster import grading_slots
-from autograder.config import load_course
-from autograder.gradebook import Gradebook
-from autograder.grading import grade_batch
+from autograder.core.config import load_course
+from autograder.distributed.client import grading_slots
 from autograder.intake import collect
+from autograder.judging.grading import grade_batch
+from autograder.records import gradebook as gb
+from autograder.records.gradebook import Gradebook
 
 LAB1 = "lab01_rnn_from_scratch"
 LAB1_SUBMISSIONS = {

@@ -3,8 +3,8 @@
 import pytest
 from conftest import course_config
 
-from autograder.config import ConfigError, load_course
-from autograder.hidden_tests import check_points
+from autograder.core.config import ConfigError, load_course
+from autograder.judging.hidden_tests import check_points
 
 
 def test_valid_config_loads(tiny_course):

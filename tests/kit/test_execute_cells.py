@@ -2,7 +2,7 @@
 
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograder.execute import run_notebook
+from autograder.sandbox.execute import run_notebook
 
 
 def _notebook(*sources, tags=None):
@@ -41,7 +41,7 @@ def test_cells_with_a_skipped_tag_do_not_run(tmp_path):
 MEMORY_LIMITED_RUN = """
 import resource, sys
 from nbformat.v4 import new_code_cell, new_notebook
-from autograder.execute import run_notebook
+from autograder.sandbox.execute import run_notebook
 
 bomb = "def bomb():\\n    hog = []\\n    while True:\\n        hog.append(bytearray(2**24))\\nbomb()"
 after = "room = len(bytearray(400 * 2**20))"

@@ -13,7 +13,7 @@ import pytest
 from test_reports import HOSTILE, Tags, record, store
 
 from autograder.cli import main
-from autograder.gradebook import Gradebook
+from autograder.records.gradebook import Gradebook
 
 ALLOWED_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "b", "i",
                 "small", "code", "ul", "li", "table", "tr", "td", "th"}

@@ -19,8 +19,8 @@ import pytest
 from conftest import tiny_notebook
 
 from autograder.cli import main
-from autograder.gradebook import Gradebook
 from autograder.intake import IntakeError, collect
+from autograder.records.gradebook import Gradebook
 
 WRONG = "def double(x):\n    return 3 * x\n"
 

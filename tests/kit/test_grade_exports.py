@@ -13,8 +13,8 @@ import pytest
 from test_reports import record, store
 
 from autograder.cli import main
-from autograder.config import load_course
-from autograder.gradebook import Gradebook
+from autograder.core.config import load_course
+from autograder.records.gradebook import Gradebook
 
 ROSTER = """student,login,sis_id,email,name,lms_id
 ann,ann1,s1,ann@x.edu,"Lima, Ann",101

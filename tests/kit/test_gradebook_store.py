@@ -16,9 +16,9 @@ from conftest import course_config, tiny_notebook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from autograder import gradebook as gb
-from autograder.config import load_course
-from autograder.gradebook import Gradebook, GradebookError, GradedRun
+from autograder.core.config import load_course
+from autograder.records import gradebook as gb
+from autograder.records.gradebook import Gradebook, GradebookError, GradedRun
 
 
 def graded(records, student="ann", sha="a" * 64):

@@ -18,7 +18,7 @@ import nbformat
 import pytest
 from conftest import REPO, course_config, tiny_notebook
 
-from autograder.config import ConfigError, load_course
+from autograder.core.config import ConfigError, load_course
 from autograder.exports.gradescope import build_gradescope_zip
 
 LAB1 = "lab01_rnn_from_scratch"
@@ -117,7 +117,7 @@ def test_zip_holds_the_scripts_the_kit_and_the_lab_and_nothing_else(lab1_zip, tm
     names = zipfile.ZipFile(lab1_zip).namelist()
     assert {"setup.sh", "run_autograder", "requirements.txt", "gradescope.json",
             "course/course_config.py", f"course/source/{LAB1}/{LAB1}.ipynb",
-            "course/tests/conftest.py", "kit/autograder/judge.py",
+            "course/tests/conftest.py", "kit/autograder/judging/judge.py",
             "kit/autograder/exports/gradescope_run.py", "kit/courselib/__init__.py"} <= set(names)
     assert {name.split("/")[0] for name in names} == {
         "setup.sh", "run_autograder", "requirements.txt", "gradescope.json", "course", "kit"}

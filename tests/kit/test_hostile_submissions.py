@@ -37,10 +37,10 @@ from typing import Any
 import nbformat
 import pytest
 
-from autograder.config import load_course
-from autograder.gradebook import Gradebook
-from autograder.grading import BatchSummary, grade_batch
+from autograder.core.config import load_course
 from autograder.intake import collect
+from autograder.judging.grading import BatchSummary, grade_batch
+from autograder.records.gradebook import Gradebook
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "hostile"))

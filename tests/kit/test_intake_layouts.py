@@ -13,10 +13,9 @@ import nbformat
 import pytest
 from conftest import tiny_notebook
 
-from autograder import archive
-from autograder.intake import Intake, IntakeError, collect, gather
-from autograder.roster import RosterError, load_roster
-from autograder.student_id import is_student_id, student_id
+from autograder.intake import Intake, IntakeError, archive, collect, gather
+from autograder.intake.roster import RosterError, load_roster
+from autograder.intake.student_id import is_student_id, student_id
 
 NOTEBOOK = nbformat.writes(tiny_notebook())
 LAB = "tiny"

@@ -6,10 +6,10 @@ import nbformat
 import pytest
 from conftest import SOLUTION_CELL, tiny_notebook
 
+from autograder.authoring.release import ReleaseError, release_lab, stale_files
+from autograder.authoring.stubs import SourceError, stub_source
 from autograder.cli import main
-from autograder.config import load_course
-from autograder.release import ReleaseError, release_lab, stale_files
-from autograder.stubs import SourceError, stub_source
+from autograder.core.config import load_course
 
 
 def _write_source(course_root, solution):

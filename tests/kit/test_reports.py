@@ -17,12 +17,12 @@ import pytest
 from conftest import tiny_notebook
 
 from autograder.cli import main
-from autograder.config import load_course
-from autograder.gradebook import Gradebook, GradedRun
-from autograder.grading import grade_batch, notebook_notes
+from autograder.core.config import load_course
+from autograder.core.notebook import read_notebook
 from autograder.intake import Submission
-from autograder.notebook import read_notebook
-from autograder.report import (
+from autograder.judging.grading import grade_batch, notebook_notes
+from autograder.records.gradebook import Gradebook, GradedRun
+from autograder.records.report import (
     question_order,
     score_figure,
     student_grades,
@@ -276,7 +276,7 @@ def test_report_refuses_a_gradebook_that_is_not_there(tiny_course, tmp_path, cap
 @pytest.mark.parametrize("text", [*HOSTILE, "1. not a list", "- nor this", "# nor a heading",
                                   "> nor a quote", "=====", "a | b ~~c~~ $x$ \\* \\_"])
 def test_markdown_text_renders_as_the_same_plain_text(text):
-    from autograder.safe_text import markdown_text, one_line
+    from autograder.core.safe_text import markdown_text, one_line
 
     rendered = mistune.create_markdown(escape=False, plugins=["table", "strikethrough"])(
         markdown_text(text))
@@ -285,7 +285,7 @@ def test_markdown_text_renders_as_the_same_plain_text(text):
 
 
 def test_rendered_markdown_keeps_code_spans_closed():
-    from autograder.safe_text import markdown_code
+    from autograder.core.safe_text import markdown_code
 
     for text in ["`", "``", "a ` b", "`start", "end`", "```", " lead", "<b>|</b>"]:
         rendered = mistune.html(f"x {markdown_code(text)} y")

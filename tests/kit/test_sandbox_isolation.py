@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from autograder import judge
+from autograder.judging import judge
 from autograder.sandbox import (
     Limits,
     Sandbox,
@@ -202,8 +202,8 @@ def test_cuda_sandbox_sees_the_gpu_deterministically():
 
 
 def test_cuda_request_without_cuda_is_a_one_line_error():
-    from autograder.grading import resolve_device
-    from autograder.notebook import NotebookError
+    from autograder.core.notebook import NotebookError
+    from autograder.judging.grading import resolve_device
 
     if torch.cuda.is_available():
         assert resolve_device("auto") == "cuda"

@@ -15,8 +15,8 @@ import zipfile
 import nbformat
 import pytest
 
-from autograder.config import load_course
-from autograder.student_bundle import build_courselib_wheel
+from autograder.authoring.student_bundle import build_courselib_wheel
+from autograder.core.config import load_course
 
 pytestmark = pytest.mark.slow
 COURSE = load_course()

@@ -14,7 +14,7 @@ import time
 import nbformat
 import pytest
 
-from autograder import judge
+from autograder.judging import judge
 from autograder.sandbox import (
     UID_RANGE_ENV,
     Limits,
@@ -25,7 +25,7 @@ from autograder.sandbox import (
     isolation,
     lease_sandbox_uid,
 )
-from autograder.worker import processes_of
+from autograder.sandbox.worker import processes_of
 
 LIMITS = Limits(memory_mb=1024, cpu_s=60, cell_timeout_s=3, notebook_timeout_s=30,
                 test_timeout_s=3, max_processes=32, wall_factor=4)  # fmt: skip

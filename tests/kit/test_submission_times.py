@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import course_config
 
-from autograder.config import ConfigError, load_course
-from autograder.lateness import assess
-from autograder.submission_time import read_time
+from autograder.core.config import ConfigError, load_course
+from autograder.intake.submission_time import read_time
+from autograder.records.lateness import assess
 
 LONDON = ZoneInfo("Europe/London")
 

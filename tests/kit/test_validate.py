@@ -7,8 +7,8 @@ import nbformat
 import pytest
 from conftest import SOLUTION_CELL, course_config, tiny_notebook
 
+from autograder.authoring.release import build_student_notebook
 from autograder.cli import main
-from autograder.release import build_student_notebook
 from autograder.validate import Limits, graded_names, static_problems, validate
 
 LIMITS = Limits(cell_timeout_s=20, notebook_timeout_s=60, skip_tags=("demo",))

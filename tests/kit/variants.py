@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from nbformat import NotebookNode
 
-from autograder.config import Course, load_course
-from autograder.gradebook import Gradebook
-from autograder.grading import default_workers, grade_batch
+from autograder.authoring.release import build_solution_notebook
+from autograder.core.config import Course, load_course
+from autograder.core.notebook import read_notebook, write_notebook
 from autograder.intake import Submission
-from autograder.notebook import read_notebook, write_notebook
-from autograder.release import build_solution_notebook
+from autograder.judging.grading import default_workers, grade_batch
+from autograder.records.gradebook import Gradebook
 
 
 @dataclass(frozen=True)

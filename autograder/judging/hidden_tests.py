@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.config import CONFIG_FILE, ConfigError, Course
+from autograder.core.config import CONFIG_FILE, ConfigError, Course
 
 
 class HiddenTestsError(Exception):

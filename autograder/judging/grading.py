@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from autograder.config import Course, load_course
-from autograder.notebook import NotebookError, read_notebook
-from autograder.safe_text import one_line
+from autograder.core.config import Course, load_course
+from autograder.core.notebook import NotebookError, read_notebook
+from autograder.core.safe_text import one_line
 
 if TYPE_CHECKING:  # the grading workers import this module: they need no gradebook (SQLAlchemy)
-    from autograder.gradebook import Gradebook
     from autograder.intake import Submission
+    from autograder.records.gradebook import Gradebook
 
 
 def resolve_device(device: str) -> str:
@@ -84,7 +84,7 @@ _worker_state: dict[str, Any] = {}
 
 
 def _init_worker(slots: Any, root: str, device: str, lab_id: str) -> None:
-    from autograder import judge
+    from autograder.judging import judge
 
     slot = slots.get()
     judge.configure(slot=slot, device=device)
@@ -102,7 +102,7 @@ def verdict_result(verdict: Any) -> dict:
 
 
 def _grade_in_worker(lab_id: str, path: str) -> dict:
-    from autograder import judge
+    from autograder.judging import judge
 
     course = _worker_state["course"]
     return verdict_result(judge.grade_notebook(course, lab_id, Path(path), _worker_state["device"]))
@@ -163,7 +163,7 @@ def _invalid_records(tests: list[dict], message: str) -> list[dict]:
 
 
 def _test_list(course: Course, lab_id: str) -> list[dict]:
-    from autograder.hidden_tests import run_hidden_tests
+    from autograder.judging.hidden_tests import run_hidden_tests
 
     return [record.__dict__ | {} for record in run_hidden_tests(course, lab_id, collect_only=True)]
 
@@ -180,17 +180,17 @@ def grade_batch(
     scheduler: str | None = None,
 ) -> BatchSummary:
     """Grade `submissions` into `gradebook`: in a local pool of `workers` processes, or on the
-    Dask cluster `scheduler` (`local:N` or an address; see `autograder.cluster`)."""
+    Dask cluster `scheduler` (`local:N` or an address; see `autograder.distributed.client`)."""
     from tqdm import tqdm
 
-    from autograder.gradebook import GradedRun, file_sha256, tests_digest
-    from autograder.lateness import assess
+    from autograder.records.gradebook import GradedRun, file_sha256, tests_digest
+    from autograder.records.lateness import assess
     from autograder.sandbox import isolation
 
     started = time.perf_counter()
     course.lab(lab_id)
     if scheduler:
-        from autograder.cluster import check_scheduler
+        from autograder.distributed.client import check_scheduler
 
         check_scheduler(scheduler)  # a mistyped --scheduler is one line even with nothing to do
     digest = tests_digest(course, lab_id)
@@ -278,7 +278,7 @@ def grade_batch(
                dynamic_ncols=True)  # fmt: skip
     try:
         if scheduler:
-            from autograder.cluster import grade_on_cluster
+            from autograder.distributed.client import grade_on_cluster
 
             modes = grade_on_cluster(course, lab_id, todo, scheduler, device, digest,
                                      store_safely, bar,

@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autograder import boundary
-from autograder.config import Course
-from autograder.feedback import fail_missing_name
-from autograder.hidden_tests import pytest_arguments
-from autograder.notebook import NotebookError, cell_tags, grade_id_of, read_notebook
+from autograder.core.config import Course
+from autograder.core.notebook import NotebookError, cell_tags, grade_id_of, read_notebook
+from autograder.judging.feedback import fail_missing_name
+from autograder.judging.hidden_tests import pytest_arguments
+from autograder.judging.submission_errors import MissingName, SubmissionRaised
 from autograder.sandbox import (
     MAX_RESTARTS,
     Limits,
@@ -41,8 +41,8 @@ from autograder.sandbox import (
     SandboxLimit,
     SandboxTimeout,
     Session,
+    boundary,
 )
-from autograder.submission_errors import MissingName, SubmissionRaised
 
 BUILTIN_ERRORS = {
     name: getattr(builtins, name)

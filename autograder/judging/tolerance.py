@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from autograder.config import Lab
+from autograder.core.config import Lab
 
 
 class ComparisonFailure(AssertionError):

@@ -15,7 +15,7 @@ import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from autograder.safe_text import one_line
+from autograder.core.safe_text import one_line
 
 MAX_ARCHIVE_BYTES = 4 * 2**30
 MAX_ENTRY_BYTES = 256 * 2**20

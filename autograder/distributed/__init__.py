@@ -1,12 +1,13 @@
 """The Dask worker side of grading on a cluster: the worker plugin, the task, the preload.
 
-`GradingWorker` is a `distributed` worker plugin: registered by the client (`autograder.cluster`),
-it runs once in every Dask worker process, and in every worker that joins or is restarted later.
-It unpacks the course bundle the client shipped (`autograder.course_bundle`) into a private folder
-of its own and sets the process up as one kit grading worker: its own sandbox server (started by
-the first submission and kept, exactly as in the local pool) and the reference namespace, paid
-once per process, closed when the plugin is removed or the worker shuts down. Judge state is per
-process, so a grading worker runs one task at a time (`dask worker --nthreads 1`).
+`GradingWorker` is a `distributed` worker plugin: registered by the client
+(`autograder.distributed.client`), it runs once in every Dask worker process, and in every worker
+that joins or is restarted later. It unpacks the course bundle the client shipped
+(`autograder.distributed.course_bundle`) into a private folder of its own and sets the process up
+as one kit grading worker: its own sandbox server (started by the first submission and kept,
+exactly as in the local pool) and the reference namespace, paid once per process, closed when the
+plugin is removed or the worker shuts down. Judge state is per process, so a grading worker runs
+one task at a time (`dask worker --nthreads 1`).
 
 `dask worker --preload autograder.distributed` runs `dask_setup` when the worker starts: it refuses
 more than one thread and imports what grading needs, so the first submission does not pay for it.
@@ -21,10 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autograder.core.config import Course, load_course
+from autograder.distributed.course_bundle import unpack
 from distributed import WorkerPlugin
-
-from autograder.config import Course, load_course
-from autograder.course_bundle import unpack
 
 
 @dataclass
@@ -54,7 +54,7 @@ class GradingWorker(WorkerPlugin):
         self.name = name
 
     def setup(self, worker: Any) -> None:
-        from autograder import judge
+        from autograder.judging import judge
 
         folder = Path(tempfile.mkdtemp(prefix="autograder-course-"))  # mode 0700: ours alone
         course = load_course(unpack(self.bundle, folder))
@@ -65,7 +65,7 @@ class GradingWorker(WorkerPlugin):
         judge.prepare(course, self.lab_id, self.device)
 
     def teardown(self, worker: Any) -> None:
-        from autograder import judge
+        from autograder.judging import judge
 
         state = _courses.pop(self.name, None)
         if not _courses:
@@ -76,8 +76,8 @@ class GradingWorker(WorkerPlugin):
 
 def grade_submission(plugin: str, lab_id: str, filename: str, notebook: bytes) -> dict:
     """The task: grade one notebook (its bytes) here; returns what `grade_batch` stores."""
-    from autograder import judge
-    from autograder.grading import verdict_result
+    from autograder.judging import judge
+    from autograder.judging.grading import verdict_result
 
     state = _courses.get(plugin)
     if state is None:
@@ -101,4 +101,5 @@ def dask_setup(worker: Any) -> None:
                            "per process)")  # fmt: skip
     import torch  # noqa: F401 - the largest import of a grading worker
 
-    from autograder import judge, pytest_plugin  # noqa: F401
+    from autograder import pytest_plugin  # noqa: F401
+    from autograder.judging import judge  # noqa: F401 - imported now, not by the first task

@@ -3,7 +3,7 @@
 `--roster roster.csv` is a CSV file with a header row. Its columns (any order, others ignored):
 
 - `student` (required): the id the gradebook, the reports and the feedback files use; it must
-  already be a student id (see `autograder.student_id`), and unique;
+  already be a student id (see `autograder.intake.student_id`), and unique;
 - `login`, `sis_id`, `email`, `name`, `lms_id` (optional): what inputs may call the student.
 
 An input names a student in several ways, each of a kind, tried in order:
@@ -32,8 +32,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.safe_text import one_line
-from autograder.student_id import is_student_id
+from autograder.core.safe_text import one_line
+from autograder.intake.student_id import is_student_id
 
 ID_COLUMNS = ("login", "sis_id", "email", "name", "lms_id")
 COLUMNS_OF_KIND = {

@@ -45,8 +45,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
-from autograder.config import Course
-from autograder.safe_text import one_line
+from autograder.core.config import Course
+from autograder.core.safe_text import one_line
 
 MAX_STORED_MESSAGE = 2000  # characters of one test message or notebook note
 

@@ -6,7 +6,7 @@ possible, and failing cells are named by their position in the notebook and what
 Lateness is assessed afresh under the course's current late policy and extensions.
 
 Every text that came from a submission (ids, messages, notes, times) is written through
-`autograder.safe_text`: in Markdown inside code spans, in HTML escaped, in the CSV as cells no
+`autograder.core.safe_text`: in Markdown inside code spans, in HTML escaped, in the CSV as cells no
 spreadsheet runs. A message that every test shares (an unreadable notebook) is said once.
 """
 
@@ -22,11 +22,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from autograder.config import Course
-from autograder.gradebook import ROSTER_COLUMNS, Gradebook, GradingRun, TestResult
-from autograder.lateness import Lateness, assess
-from autograder.safe_text import csv_cell, html_text, markdown_code, markdown_text, one_line
-from autograder.student_id import student_id
+from autograder.core.config import Course
+from autograder.core.safe_text import csv_cell, html_text, markdown_code, markdown_text, one_line
+from autograder.intake.student_id import student_id
+from autograder.records.gradebook import ROSTER_COLUMNS, Gradebook, GradingRun, TestResult
+from autograder.records.lateness import Lateness, assess
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from autograder.config import EXCUSED, Course
+from autograder.core.config import EXCUSED, Course
 
 
 @dataclass(frozen=True)

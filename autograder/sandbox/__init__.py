@@ -1,6 +1,6 @@
 """Run student code in a separate, confined process: the trusted side of the sandbox.
 
-`Sandbox` starts `autograder.worker` (a fork server that has already imported NumPy, torch,
+`Sandbox` starts `autograder.sandbox.worker` (a fork server that has already imported NumPy, torch,
 IPython and matplotlib) under Linux bubblewrap when `bwrap` works here:
 
 - its own pid, network (none), IPC and UTS namespaces, dying with the grader;
@@ -75,9 +75,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from autograder import boundary
-from autograder.config import Lab
-from autograder.worker import processes_of, remove_files_of, status_fields, wait_until_gone
+from autograder.core.config import Lab
+from autograder.sandbox import boundary
+from autograder.sandbox.worker import processes_of, remove_files_of, status_fields, wait_until_gone
 
 MAX_RESTARTS = 3
 START_TIMEOUT_S = 120.0
@@ -88,7 +88,7 @@ DEFAULT_MAX_OUTPUT_BYTES = 64 * 2**20
 # Sandbox uids: a range that no account uses (systemd leaves 0x70000000-0x7FFFFFFF unassigned).
 UID_RANGE_ENV = "AUTOGRADER_SANDBOX_UIDS"
 DEFAULT_UID_RANGE = (1_900_000_000, 1_900_065_535)
-# Exit codes of a child that enforced a limit itself (see autograder.worker)
+# Exit codes of a child that enforced a limit itself (see autograder.sandbox.worker)
 EXIT_HARNESS_FAILED, EXIT_OUT_OF_MEMORY, EXIT_NOTEBOOK_TIME, EXIT_TEST_TIME = 70, 71, 72, 73
 SIGNAL_WORDS = {
     signal.SIGSEGV: "a segmentation fault",
@@ -479,11 +479,11 @@ class Sandbox:
 
     def launch(self) -> None:
         """Start the server without waiting for it: its imports (a few seconds) can then run
-        while the grader prepares the reference (see `autograder.judge.prepare`)."""
+        while the grader prepares the reference (see `autograder.judging.judge.prepare`)."""
         if os.getuid() == 0 and self.lease is None:
             self.lease = lease_sandbox_uid()
         uid = self.lease.uid if self.lease else None
-        worker = [sys.executable, "-I", "-m", "autograder.worker", str(uid or "")]
+        worker = [sys.executable, "-I", "-m", "autograder.sandbox.worker", str(uid or "")]
         if self.mode == "bwrap":
             command = [*_bwrap_command(self.device, self.slot), *worker, "--pid-namespace"]
         elif uid is not None and not _others_can_read(sys.base_prefix):

@@ -24,17 +24,17 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from autograder.config import Course
-from autograder.hidden_tests import check_points, run_hidden_tests
-from autograder.notebook import NotebookError, read_notebook, write_notebook
-from autograder.stubs import (
+from autograder.authoring.stubs import (
     SourceError,
     check_nbgrader_metadata,
     solution_lines,
     solution_source,
     stub_source,
 )
-from autograder.student_bundle import build_courselib_wheel, student_requirements
+from autograder.authoring.student_bundle import build_courselib_wheel, student_requirements
+from autograder.core.config import Course
+from autograder.core.notebook import NotebookError, read_notebook, write_notebook
+from autograder.judging.hidden_tests import check_points, run_hidden_tests
 
 KIT_METADATA = "course_kit"
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}

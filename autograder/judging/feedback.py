@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from autograder.judging.submission_errors import SubmissionRaised
 from autograder.sandbox import SandboxError
-from autograder.submission_errors import SubmissionRaised
 
 MAX_MESSAGE = 300
 

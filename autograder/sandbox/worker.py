@@ -1,6 +1,6 @@
 """The code that runs inside the sandbox: a fork server for submissions.
 
-Started once per grading worker (`python -I -m autograder.worker`), the server drops to an
+Started once per grading worker (`python -I -m autograder.sandbox.worker`), the server drops to an
 unprivileged uid, makes itself non-dumpable (so no process of that uid can ptrace it or open its
 /proc files), imports NumPy, torch, IPython and matplotlib once, and then, for each submission:
 
@@ -15,12 +15,12 @@ unprivileged uid, makes itself non-dumpable (so no process of that uid can ptrac
 
 The server never runs student code and never reads what a child writes: only the grader does, on
 the child's own channel. The child sets its limits, seeds every generator, runs the notebook with
-`autograder.execute.run_notebook` (each cell under a CPU-time limit with a wall-clock backstop)
-and serves the judge's calls (get a name, call, get or set an attribute), each under the CPU time
-left to the current test, until the grader closes the channel.
+`autograder.sandbox.execute.run_notebook` (each cell under a CPU-time limit with a wall-clock
+backstop) and serves the judge's calls (get a name, call, get or set an attribute), each under the
+CPU time left to the current test, until the grader closes the channel.
 
-Protocol: length-prefixed JSON (see `autograder.boundary`); the student's own stdout and stderr go
-to /dev/null or the bounded buffer of `run_notebook`, never to a protocol socket.
+Protocol: length-prefixed JSON (see `autograder.sandbox.boundary`); the student's own stdout and
+stderr go to /dev/null or the bounded buffer of `run_notebook`, never to a protocol socket.
 """
 
 from __future__ import annotations
@@ -372,7 +372,7 @@ def _serve_submission(channel: int, folder: str, fontlist: dict[str, bytes]) -> 
     import nbformat
     import numpy as np
 
-    from autograder import boundary, execute
+    from autograder.sandbox import boundary, execute
 
     os.setpgid(0, 0)
     _die_with_parent()  # the server's own request is not inherited: without it a child outlives it
@@ -500,7 +500,7 @@ def _describe_status(status: int) -> dict:
 def _receive_channel(control: socket.socket) -> int:
     """The next submission's channel, passed with a "start" frame; the server ends when the grader
     closes the control socket or sends anything else."""
-    from autograder import boundary
+    from autograder.sandbox import boundary
 
     data, fds, _, _ = socket.recv_fds(control, 4096, 1)
     try:
@@ -545,7 +545,7 @@ def serve(uid: int | None, own_pid_namespace: bool, keep_read_access: bool) -> N
             handle.write(data)
     os.environ.update(HOME=own, MPLCONFIGDIR=own)
     # isort: off
-    import autograder.execute  # noqa: F401 - first: it keeps a slow optional import out
+    import autograder.sandbox.execute  # noqa: F401 - first: it keeps a slow optional import out
     import IPython.core.interactiveshell  # noqa: F401 - paid once here, not per submission
     import matplotlib
 
@@ -556,7 +556,7 @@ def serve(uid: int | None, own_pid_namespace: bool, keep_read_access: bool) -> N
     import numpy  # noqa: F401
     import torch  # noqa: F401
 
-    from autograder import boundary
+    from autograder.sandbox import boundary
 
     own_uid = uid is not None
     control.sendall(boundary.frame({"op": "hello", "pid": os.getpid(), "uid": os.getuid()}))

@@ -20,7 +20,7 @@ from typing import Any
 
 from nbformat import NotebookNode
 
-from autograder.notebook import code_cells, grade_id_of
+from autograder.core.notebook import code_cells, grade_id_of
 
 SHELL_CELL_MAGICS = ("bash", "sh", "script", "system", "sx", "perl", "ruby", "python2", "python3")
 MAX_CAPTURED_OUTPUT = 64 * 1024

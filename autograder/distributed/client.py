@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError
 from typing import Any
 
-from autograder.config import Course
-from autograder.course_bundle import pack
+from autograder.core.config import Course
+from autograder.distributed.course_bundle import pack
 
 CONNECT_TIMEOUT_S = 10
 WORKER_WAIT_S = 60  # how long a batch waits for the cluster's first worker
@@ -119,11 +119,10 @@ def grade_on_cluster(course: Course, lab_id: str, todo: list[tuple[Any, str]], s
                      gpu_share: float = 1.0) -> set[str]:  # fmt: skip
     """Grade `todo` ((submission, sha256) pairs) on the cluster, handing each result to
     `store_safely` as it comes back; returns the sandbox modes the workers graded in."""
+    from autograder.distributed import GradingWorker, grade_submission
     from distributed import as_completed
     from distributed.comm import CommClosedError
     from distributed.scheduler import KilledWorker
-
-    from autograder.distributed import GradingWorker, grade_submission
 
     name = plugin_name(lab_id, digest, device)
     resources = {GPU_RESOURCE: gpu_share} if device.startswith("cuda") else None

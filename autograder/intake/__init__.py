@@ -22,10 +22,10 @@ A folder or zip whose only content is one folder holding several submissions (a 
 `inbox/`) is read from inside that folder; one holding a single student's notebook is that
 student's (`ann/lab.ipynb`).
 
-Every name becomes an id by the one rule of `autograder.student_id`, and `--roster` maps ids to
-the course's (`autograder.roster`). Times are read by `autograder.submission_time`; a missing or
-unreadable time is unknown (`None`, with the reason in `time_note`) and the late policy's
-`unknown_time` decides what it counts as.
+Every name becomes an id by the one rule of `autograder.intake.student_id`, and `--roster` maps
+ids to the course's (`autograder.intake.roster`). Times are read by
+`autograder.intake.submission_time`; a missing or unreadable time is unknown (`None`, with the
+reason in `time_note`) and the late policy's `unknown_time` decides what it counts as.
 
 One notebook per student:
 - a student with several notebooks in one submission gets the one named after the lab (or in a
@@ -57,11 +57,11 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from autograder.archive import unpack
-from autograder.roster import Roster
-from autograder.safe_text import one_line
-from autograder.student_id import same_student_key, student_id
-from autograder.submission_time import read_time
+from autograder.core.safe_text import one_line
+from autograder.intake.archive import unpack
+from autograder.intake.roster import Roster
+from autograder.intake.student_id import same_student_key, student_id
+from autograder.intake.submission_time import read_time
 
 GRADESCOPE_METADATA = "submission_metadata.yml"
 MAX_METADATA_BYTES = 20 * 2**20

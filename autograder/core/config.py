@@ -42,7 +42,7 @@ class LatePolicy:
     grace_minutes: float
     penalty_per_day: float
     max_days_late: int
-    # What a submission whose time is unknown counts as (see autograder.lateness).
+    # What a submission whose time is unknown counts as (see autograder.records.lateness).
     unknown_time: str = "error"
 
 

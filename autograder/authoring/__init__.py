@@ -1,0 +1,2 @@
+"""Releasing a lab: student stubs from the source notebook, the release and its checks, and the
+student bundle."""

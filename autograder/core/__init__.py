@@ -1,0 +1,2 @@
+"""The parts every step shares: the course config, reading notebooks, and making submitted text
+safe."""

@@ -1,0 +1,1 @@
+"""What grading leaves: the gradebook, lateness, and the reports."""
