@@ -16,7 +16,7 @@ expectations are those of an idle machine: verdicts must not depend on the load.
 The course is a copy of the real one with short time limits, so that endless loops cost seconds.
 `AUTOGRADER_NO_BWRAP=1` grades the same batch with limits only (the isolation cases then skip).
 `HOSTILE_CASES=name1,name2` grades only those cases (and the victims they need);
-`HOSTILE_IDLE=1` grades without the background load (to measure, or to debug).
+`IDLE_MACHINE=1` grades without the background load (to measure, or to debug).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import ctypes
 import os
 import runpy
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -45,6 +44,7 @@ from autograder.records.gradebook import Gradebook
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "hostile"))
 
+from cpu_load import cpu_load  # noqa: E402
 from hostile_cases import ANY, LAB, Case  # noqa: E402
 from hostile_cases import cases as all_cases  # noqa: E402
 
@@ -52,15 +52,6 @@ EXTREMES = "test_sigmoid_is_stable_at_extremes"
 PR_SET_CHILD_SUBREAPER = 36
 SETTLE_S = 30.0  # how long what the batch started may take to end once it returned
 # A pure-Python busy loop that ends once its parent (this test process) is gone, even killed.
-SPINNER = """
-import os
-parent = os.getppid()
-while os.getppid() == parent:
-    for _ in range(1_000_000):
-        pass
-"""
-
-
 def cases() -> list[Case]:
     """All cases, or those named in $HOSTILE_CASES (comma-separated, for debugging one)."""
     wanted = {name for name in os.environ.get("HOSTILE_CASES", "").split(",") if name}
@@ -109,27 +100,6 @@ def make_course(root: Path, **limits: object) -> Path:
 
 
 # ------------------------------------------------------------------ load and leftovers
-
-
-@contextlib.contextmanager
-def cpu_load() -> Iterator[int]:
-    """Every core kept busy (two pure-Python spinners per core) until the block ends."""
-    if os.environ.get("HOSTILE_IDLE"):
-        yield 0
-        return
-    spinners = []
-    try:
-        for _ in range(2 * (os.cpu_count() or 1)):
-            spinners.append(subprocess.Popen(
-                [sys.executable, "-c", SPINNER], stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            ))  # fmt: skip
-        yield len(spinners)
-    finally:
-        for spinner in spinners:
-            spinner.kill()
-        for spinner in spinners:
-            spinner.wait()
 
 
 def _children() -> dict[int, str]:
@@ -238,7 +208,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Graded:
     gradebook = Gradebook(f"sqlite:///{db_path}")
     submissions = collect([inbox], LAB, course.timezone, base)
     assert [s.student for s in submissions] == [e.student for e in entries]  # the grading order
-    with cpu_load() as load, adopting_leftovers() as leftovers:
+    with cpu_load(per_core=2) as load, adopting_leftovers() as leftovers:
         started = time.monotonic()
         summary = grade_batch(course, LAB, submissions, gradebook, workers=1, progress=False)
         wall_s = time.monotonic() - started

@@ -108,5 +108,6 @@ CORRECT = [
 
 
 scores, test_variant_loses_points_exactly_where_it_is_wrong, test_enough_variants = variant_tests(
-    LAB, WRONG, CORRECT, least_wrong=8, least_correct=2
+    LAB, WRONG, CORRECT, least_wrong=8, least_correct=2,
+    under_load=True,  # the training tests' verdicts must not depend on a busy machine
 )

@@ -64,5 +64,6 @@ CORRECT = [
 
 
 scores, test_variant_loses_points_exactly_where_it_is_wrong, test_enough_variants = variant_tests(
-    LAB, WRONG, CORRECT, least_wrong=6, least_correct=1
+    LAB, WRONG, CORRECT, least_wrong=6, least_correct=1,
+    under_load=True,  # the training tests' verdicts must not depend on a busy machine
 )

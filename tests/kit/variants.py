@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from cpu_load import cpu_load
 from nbformat import NotebookNode
 
 from autograder.authoring.release import build_solution_notebook
@@ -46,9 +47,11 @@ def variant_notebook(course: Course, lab_id: str, variant: Variant) -> NotebookN
     return nb
 
 
-def grade_variants(lab_id: str, variants: list[Variant], folder: Path) -> dict[str, dict]:
+def grade_variants(lab_id: str, variants: list[Variant], folder: Path,
+                   under_load: bool = False) -> dict[str, dict]:  # fmt: skip
     """Grade all variants in one batch of the real engine: {variant name: {question: (earned,
-    possible)}}. Workers pay the fixed costs (imports, the reference) once for the whole batch."""
+    possible)}}. Workers pay the fixed costs (imports, the reference) once for the whole batch.
+    `under_load`: while a spinner per core keeps the machine busy, with the same expectations."""
     course = load_course()
     submissions = []
     for index, variant in enumerate(variants):
@@ -56,7 +59,9 @@ def grade_variants(lab_id: str, variants: list[Variant], folder: Path) -> dict[s
         write_notebook(variant_notebook(course, lab_id, variant), path)
         submissions.append(Submission(f"variant{index:02d}", path, None, "variant"))
     gradebook = Gradebook(f"sqlite:///{folder / 'gradebook.sqlite'}")
-    grade_batch(course, lab_id, submissions, gradebook, workers=default_workers(), progress=False)
+    with cpu_load(per_core=1 if under_load else 0):
+        grade_batch(course, lab_id, submissions, gradebook, workers=default_workers(),
+                    progress=False)  # fmt: skip
     scores: dict[str, dict] = {}
     for run in gradebook.latest_runs(lab_id):
         totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
@@ -82,14 +87,14 @@ def assert_breaks_exactly(variant: Variant, scores: dict) -> None:
 
 
 def variant_tests(lab_id: str, wrong: list[Variant], correct: list[Variant], least_wrong: int,
-                  least_correct: int):  # fmt: skip
+                  least_correct: int, under_load: bool = False):  # fmt: skip
     """The tests of a lab's variant module: `scores, test_variant..., test_enough_variants =
     variant_tests(...)` grades all variants once and checks each one in its own test."""
     variants = wrong + correct
 
     @pytest.fixture(scope="module")
     def scores(tmp_path_factory: pytest.TempPathFactory) -> dict:
-        return grade_variants(lab_id, variants, tmp_path_factory.mktemp("variants"))
+        return grade_variants(lab_id, variants, tmp_path_factory.mktemp("variants"), under_load)
 
     @pytest.mark.parametrize("variant", variants, ids=str)
     def test_variant_loses_points_exactly_where_it_is_wrong(variant: Variant, scores: dict):
