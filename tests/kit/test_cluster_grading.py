@@ -6,7 +6,8 @@ processes, the real sandbox, real notebooks.
 - a worker process killed by SIGKILL mid-submission loses nothing and duplicates nothing, and a
   submission that kills two workers is recorded as crashed (through `autograder grade
   --scheduler local:2`);
-- a wrong `--scheduler` is one line.
+- a wrong `--scheduler` is one line;
+- a scheduler lost mid-batch stops it in one line, keeps what was graded, and a rerun resumes.
 """
 
 from __future__ import annotations
@@ -162,3 +163,89 @@ def test_a_wrong_scheduler_is_one_line(tiny_course: Path, capsys):
         assert code == cli.EXIT_USER_ERROR
         assert err.count("\n") == 1 and f"--scheduler {scheduler}: {reason}" in err, err
     assert not Gradebook(f"sqlite:///{tiny_course / 'gb.sqlite'}").latest_runs("tiny")
+
+
+SCHEDULER_KILLER_TEST = '''import os
+import signal
+from pathlib import Path
+
+import pytest
+
+PID_FILE = Path({pid_file!r})
+
+
+@pytest.mark.question("doubling")
+@pytest.mark.points(2)
+def test_double(sub):
+    if "kill_the_scheduler" in sub and PID_FILE.exists():
+        os.kill(int(PID_FILE.read_text()), signal.SIGKILL)
+        PID_FILE.unlink()
+    assert sub.double(3) == 6
+'''
+
+
+def _start_cluster(folder: Path, pid_file: Path) -> tuple[str, list]:
+    """A scheduler and one worker as their own processes, as on a real cluster (the scheduler's
+    pid goes to `pid_file`, for the hidden test that takes it down)."""
+    import json
+    import subprocess
+    import sys
+    import time
+
+    scheduler_file = folder / f"scheduler-{time.monotonic_ns()}.json"
+    run_module = [sys.executable, "-m"]
+    scheduler = subprocess.Popen([*run_module, "distributed.cli.dask_scheduler", "--host",
+                                  "127.0.0.1", "--port", "0", "--dashboard-address", ":0",
+                                  "--scheduler-file", str(scheduler_file)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not scheduler_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    address = json.loads(scheduler_file.read_text())["address"]
+    worker = subprocess.Popen([*run_module, "distributed.cli.dask_worker", address, "--nthreads",
+                               "1", "--nworkers", "1", "--no-dashboard"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    pid_file.write_text(str(scheduler.pid))
+    return address, [worker, scheduler]
+
+
+@pytest.mark.slow
+def test_a_lost_scheduler_stops_the_batch_in_one_line_and_a_rerun_resumes(tiny_course: Path,
+                                                                          capsys):  # fmt: skip
+    from distributed import Client
+
+    pid_file = tiny_course / "scheduler.pid"
+    (tiny_course / "tests" / "tiny" / "test_tiny.py").write_text(
+        SCHEDULER_KILLER_TEST.format(pid_file=str(pid_file)))  # fmt: skip
+    inbox = tiny_course / "inbox"
+    inbox.mkdir()
+    for name in ("ann", "bob"):
+        nbformat.write(tiny_notebook(), str(inbox / f"{name}.ipynb"))
+    zed = tiny_notebook()
+    zed.cells.append(nbformat.v4.new_code_cell("kill_the_scheduler = True"))
+    nbformat.write(zed, str(inbox / "zed.ipynb"))
+    db = f"sqlite:///{tiny_course / 'gradebook.sqlite'}"
+    processes: list = []
+    try:
+        address, started = _start_cluster(tiny_course, pid_file)
+        processes += started
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(1, timeout=60)
+        command = ["--course", str(tiny_course), "grade", "tiny", str(inbox), "--db", db,
+                   "--scheduler", address]  # fmt: skip
+        assert cli.main(command) == cli.EXIT_USER_ERROR
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "lost the scheduler" in err and "resume" in err, err
+        graded = {run.submission.student.student_id for run in Gradebook(db).latest_runs("tiny")}
+        assert graded == {"ann", "bob"}  # what was graded before the loss is stored
+        address, started = _start_cluster(tiny_course, tiny_course / "not-this-time.pid")
+        processes += started
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(1, timeout=60)
+        command[command.index("--scheduler") + 1] = address
+        assert cli.main(command) == 0
+        assert "graded 1, skipped 2" in capsys.readouterr().out
+    finally:
+        for process in processes:
+            process.kill()
+            process.wait()
