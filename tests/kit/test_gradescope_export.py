@@ -263,4 +263,4 @@ def test_setup_sh_installs_the_kit_into_a_fresh_virtual_environment(gradescope_r
     assert imported == [str(kit / "autograder" / "exports" / "gradescope_run.py"),
                         str(kit / "courselib" / "__init__.py")]
     assert (gradescope_root / "source" / "course").stat().st_mode & 0o077 == 0
-    assert (kit / "autograder" / "judge.py").stat().st_mode & 0o004
+    assert (kit / "autograder" / "judging" / "judge.py").stat().st_mode & 0o004
