@@ -6,18 +6,12 @@ Every failure is a `NotebookError` whose message is one line a student or TA can
 from __future__ import annotations
 
 import json
-import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-# nbformat imports jsonschema, which builds a grammar for IRI checks at import time when the
-# optional rfc3987_syntax is installed (JupyterLab brings it): about a second in every process
-# (grader, workers, sandbox), for a format the notebook schema never uses. Keep it out.
-sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
-
-import nbformat  # noqa: E402
-from nbformat import NotebookNode  # noqa: E402
+import nbformat
+from nbformat import NotebookNode
 
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
 MAX_CELLS = 2000

@@ -544,12 +544,10 @@ def serve(uid: int | None, own_pid_namespace: bool, keep_read_access: bool) -> N
         with open(os.path.join(own, name), "wb") as handle:
             handle.write(data)
     os.environ.update(HOME=own, MPLCONFIGDIR=own)
-    # isort: off
-    import autograder.sandbox.execute  # noqa: F401 - first: it keeps a slow optional import out
     import IPython.core.interactiveshell  # noqa: F401 - paid once here, not per submission
     import matplotlib
 
-    # isort: on
+    import autograder.sandbox.execute  # noqa: F401
 
     matplotlib.use("Agg")
     import matplotlib.pyplot  # noqa: F401
