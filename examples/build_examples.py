@@ -1,6 +1,10 @@
 """Build the example submissions graded by `make demo` (run again after the lab changes).
 
     .venv/bin/python examples/build_examples.py
+
+They are laid out as nbgrader collects them (`submitted/<student>/<lab>/<lab>.ipynb`, with the
+submission time in `timestamp.txt`), so the demo shows the late policy at work: one student
+submitted a day late.
 """
 
 import copy
@@ -20,27 +24,43 @@ def cells_by_id(nb):
     return {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
 
 
+# When each example student submitted (the lab is due 2026-10-12 23:59, Europe/London)
+SUBMITTED = {
+    "perfect_student": "2026-10-11 21:14:05.000000 UTC",
+    "partial_student": "2026-10-12 22:40:51.000000 UTC",
+    "broken_student": "2026-10-12 20:02:17.000000 UTC",
+    "hostile_student": "2026-10-13 23:30:00.000000 UTC",
+}
+
+
+def submission_path(student):
+    """Where nbgrader keeps a student's notebook, with its timestamp.txt beside it."""
+    folder = ROOT / "examples" / LAB / "submitted" / student / LAB
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "timestamp.txt").write_text(SUBMITTED[student] + "\n")
+    return folder / f"{LAB}.ipynb"
+
+
 def main():
-    out = ROOT / "examples" / LAB
-    out.mkdir(parents=True, exist_ok=True)
     solution = nbformat.read(str(ROOT / "solutions" / LAB / f"{LAB}.ipynb"), as_version=4)
     release = nbformat.read(str(ROOT / "release" / LAB / f"{LAB}.ipynb"), as_version=4)
-    nbformat.write(solution, str(out / "perfect_student.ipynb"))
+    nbformat.write(solution, str(submission_path("perfect_student")))
     # partial: Part 1 (sigmoid, loss) and the NumPy RNN done, the PyTorch part still TODO
     partial = copy.deepcopy(release)
     done = cells_by_id(solution)
     for grade_id, cell in cells_by_id(partial).items():
         if grade_id in ("sigmoid", "bce", "simple_rnn", "train_rnn"):
             cell.source = done[grade_id].source
-    nbformat.write(partial, str(out / "partial_student.ipynb"))
+    nbformat.write(partial, str(submission_path("partial_student")))
     # broken: a notebook file cut off in the middle (for example by a failed upload)
-    text = (out / "perfect_student.ipynb").read_text()
-    (out / "broken_student.ipynb").write_text(text[: len(text) // 2])
+    text = submission_path("perfect_student").read_text()
+    submission_path("broken_student").write_text(text[: len(text) // 2])
     # hostile: a fork bomb in a cell, and a sigmoid that kills its process on one hidden input
     hostile = copy.deepcopy(solution)
     hostile.cells.insert(2, nbformat.v4.new_code_cell(FORK_BOMB))
-    sigmoid_attack("import os\nos.kill(os.getpid(), 9)")(hostile, out / "hostile_student.ipynb", {})
-    print(f"wrote {', '.join(sorted(p.name for p in out.glob('*.ipynb')))} in {out}")
+    sigmoid_attack("import os\nos.kill(os.getpid(), 9)")(hostile, submission_path("hostile_student"),
+                                                        {})  # fmt: skip
+    print(f"wrote {', '.join(sorted(SUBMITTED))} in examples/{LAB}/submitted/")
 
 
 if __name__ == "__main__":

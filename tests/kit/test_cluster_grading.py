@@ -33,8 +33,8 @@ LAB1 = "lab01_rnn_from_scratch"
 LAB1_SUBMISSIONS = {
     "solution": REPO / "solutions" / LAB1 / f"{LAB1}.ipynb",
     "blank": REPO / "release" / LAB1 / f"{LAB1}.ipynb",
-    "partial": REPO / "examples" / LAB1 / "partial_student.ipynb",
-    "hostile": REPO / "examples" / LAB1 / "hostile_student.ipynb",  # fork bomb, kills its sandbox
+    "partial": REPO / "examples" / LAB1 / "submitted" / "partial_student" / LAB1 / f"{LAB1}.ipynb",
+    "hostile": REPO / "examples" / LAB1 / "submitted" / "hostile_student" / LAB1 / f"{LAB1}.ipynb",
 }
 
 
