@@ -17,12 +17,16 @@ moment is written again once (its transaction had failed whole, so nothing is ha
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -56,6 +60,23 @@ ROSTER_COLUMNS = ("login", "sis_id", "email", "name", "lms_id")
 
 
 SCHEMA_LOCK = 0x6772616465  # PostgreSQL advisory lock held while creating the tables ("grade")
+
+
+@contextlib.contextmanager
+def _sqlite_schema_lock(engine: Any) -> Iterator[None]:
+    """SQLite's stand-in for PostgreSQL's advisory lock: graders that open one gradebook file at
+    once create its tables one after the other (an flock on a file beside it), or the second
+    finds a table the first made after it had looked."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.schema-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 class GradebookError(Exception):
@@ -226,7 +247,7 @@ class Gradebook:
                 cursor.close()
 
         try:
-            with self.engine.begin() as connection:
+            with _sqlite_schema_lock(self.engine), self.engine.begin() as connection:
                 if self.engine.dialect.name == "postgresql":  # graders starting at once
                     connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
                                        {"key": SCHEMA_LOCK})  # fmt: skip
