@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from distributed import WorkerPlugin
+
 from autograder.core.config import Course, load_course
 from autograder.distributed.course_bundle import unpack
-from distributed import WorkerPlugin
 
 
 @dataclass

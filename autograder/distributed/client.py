@@ -119,10 +119,11 @@ def grade_on_cluster(course: Course, lab_id: str, todo: list[tuple[Any, str]], s
                      gpu_share: float = 1.0) -> set[str]:  # fmt: skip
     """Grade `todo` ((submission, sha256) pairs) on the cluster, handing each result to
     `store_safely` as it comes back; returns the sandbox modes the workers graded in."""
-    from autograder.distributed import GradingWorker, grade_submission
     from distributed import as_completed
     from distributed.comm import CommClosedError
     from distributed.scheduler import KilledWorker
+
+    from autograder.distributed import GradingWorker, grade_submission
 
     name = plugin_name(lab_id, digest, device)
     resources = {GPU_RESOURCE: gpu_share} if device.startswith("cuda") else None
