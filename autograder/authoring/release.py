@@ -5,16 +5,19 @@
                               ->  solutions/<lab>/<lab>.ipynb    executed, with outputs
 
 Everything is staged in a temporary folder and written only when every check passes: balanced
-markers, no solution text left in the release, points that match the config, and hidden tests
-that all pass on the solution and all fail on the released stubs, both graded through the
-sandbox like any submission. Writing is byte-for-byte reproducible, and the solution notebook is
-executed again only when its inputs changed.
+markers, no solution text left in the release, points that match the config, the notebook's
+text agreeing with the config and the hidden tests (`lab_text`: filled-in settings, question
+headings with their points, marked demo cells), and hidden tests that all pass on the solution
+and all fail on the released stubs, both graded through the sandbox like any submission.
+Writing is byte-for-byte reproducible, and the solution notebook is executed again only when its
+inputs changed.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -24,6 +27,13 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from autograder.authoring.lab_text import (
+    check_config_constants,
+    check_demo_marks,
+    check_question_headings,
+    fill_placeholders,
+    lab_values,
+)
 from autograder.authoring.stubs import (
     SourceError,
     check_nbgrader_metadata,
@@ -169,7 +179,15 @@ def _check_hidden_tests(
     only works in-process (say, one that hands a function or a dataset to the submission) is
     caught here rather than by the first student.
     """
-    check_points(course, lab_id)
+    collected = run_hidden_tests(course, lab_id, collect_only=True)
+    check_points(course, lab_id, collected)
+    try:
+        check_question_headings(read_notebook(solution_notebook),
+                                [(record.question, record.points) for record in collected],
+                                f"tests/{lab_id}")  # fmt: skip
+    except SourceError as exc:
+        notebook = course.lab(lab_id).notebook.relative_to(course.root)
+        raise ReleaseError(f"{notebook}: {exc}") from None
     on_solution = run_hidden_tests(course, lab_id, submission=solution_notebook)
     not_passing = [r.name for r in on_solution if r.outcome not in ("passed", "skipped")]
     if not_passing:
@@ -212,12 +230,18 @@ def plan_release(course: Course, lab_id: str) -> Planned:
     try:
         source = read_notebook(lab.notebook)
         check_nbgrader_metadata(source)
+        for tag in lab.skip_tags:
+            check_demo_marks(source, tag)
+        check_config_constants(source, lab)
+        fill_placeholders(source, lab)
         student = build_student_notebook(source)
         solution = build_solution_notebook(source)
     except (NotebookError, SourceError) as exc:
         raise ReleaseError(f"{lab.notebook.relative_to(course.root)}: {exc}") from None
     source_digest = _sha256(lab.notebook.read_bytes())
-    inputs_digest = _sha256(f"{source_digest}:{courselib_digest(course)}".encode())
+    # The settings filled into the text are inputs too: a new budget re-executes the solution.
+    settings = json.dumps(lab_values(lab), sort_keys=True, default=str)
+    inputs_digest = _sha256(f"{source_digest}:{courselib_digest(course)}:{settings}".encode())
     student.metadata[KIT_METADATA] = {"lab": lab_id, "source_sha256": source_digest}
     solution.metadata[KIT_METADATA] = {"lab": lab_id, "inputs_sha256": inputs_digest}
     return Planned(student, solution, inputs_digest)

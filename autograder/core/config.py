@@ -72,6 +72,9 @@ class Lab:
     # Gradescope: the visibility of the whole result, and per question (others: the default).
     gradescope_visibility: str = "visible"
     gradescope_question_visibility: dict[str, str] = field(default_factory=dict)
+    # Numbers and words the notebook states and the hidden tests use (thresholds, sizes): written
+    # once here, filled into the notebook's text at release, read by tests as lab.constants[name].
+    constants: dict[str, int | float | str] = field(default_factory=dict)
 
     def tolerance(self, device: str, dtype: str) -> Tolerance:
         """The tolerance for results of `dtype` computed on `device` ("cuda:0" counts as cuda)."""
@@ -254,7 +257,7 @@ def _parse_tolerances(data: dict, where: str) -> dict[str, dict[str, Tolerance]]
 LAB_KEYS = {
     "id", "title", "notebook", "release", "due", "points", "cell_timeout_s", "notebook_timeout_s",
     "test_timeout_s", "memory_mb", "skip_tags", "tolerances", "training_budget_s", "wall_factor",
-    "max_reply_mb", "gradescope", "submissions_per_gpu",
+    "max_reply_mb", "gradescope", "submissions_per_gpu", "constants",
 }  # fmt: skip
 
 
@@ -300,7 +303,22 @@ def _parse_lab(root: Path, tz: ZoneInfo, data: dict, where: str) -> Lab:
         submissions_per_gpu=int(_at_least(data, "submissions_per_gpu", 1,
                                           Lab.submissions_per_gpu, where)),  # fmt: skip
         **_parse_gradescope(data.get("gradescope", {}), f"{where}gradescope."),
+        constants=_parse_constants(data.get("constants", {}), f"{where}constants"),
     )
+
+
+def _parse_constants(data: Any, where: str) -> dict[str, int | float | str]:
+    """A lab's `constants`: names (identifiers) to numbers or strings."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{CONFIG_FILE}: {where}: expected a dict of names to values, "
+                          f"got {data!r}")
+    for name, value in data.items():
+        if not (isinstance(name, str) and name.isidentifier()):
+            raise ConfigError(f"{CONFIG_FILE}: {where}: {name!r} is not a valid name")
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ConfigError(f"{CONFIG_FILE}: {where}.{name}: expected a number or a string, "
+                              f"got {value!r}")  # fmt: skip
+    return dict(data)
 
 
 def _one_of(data: dict, key: str, allowed: tuple[str, ...], default: str, where: str) -> str:

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from autograder.core.config import Course
+from autograder.core.questions import question_order
 from autograder.core.safe_text import csv_cell, html_text, markdown_code, markdown_text, one_line
 from autograder.intake.student_id import student_id
 from autograder.records.gradebook import ROSTER_COLUMNS, Gradebook, GradingRun, TestResult
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
 
 CELL_COUNTING = "Cells are counted from the top of the notebook, text cells included."
 SEE_NOTEBOOK = "see “Your notebook” above"
-_QUESTION_NUMBER = re.compile(r"\s*(\d+(?:\.\d+)*)")
 
 
 class ReportError(Exception):
@@ -67,21 +65,6 @@ class StudentGrade:
     @property
     def per_question(self) -> dict[str, float]:
         return {question.name: question.earned for question in self.questions}
-
-
-def question_order(questions: Iterable[str]) -> list[str]:
-    """Questions in notebook order: by the number their name starts with, compared part by part
-    ("1.2" < "1.10" < "2.1"); questions without a number after those, in the order given."""
-    first_seen = list(dict.fromkeys(questions))
-
-    def key(item: tuple[int, str]) -> tuple[int, tuple[int, ...], int]:
-        position, name = item
-        match = _QUESTION_NUMBER.match(name)
-        if match is None:
-            return (1, (), position)
-        return (0, tuple(int(part) for part in match[1].split(".")), position)
-
-    return [name for _, name in sorted(enumerate(first_seen), key=key)]
 
 
 def _results_by_question(run: GradingRun) -> dict[str, list[TestResult]]:

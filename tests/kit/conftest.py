@@ -61,10 +61,11 @@ def tiny_notebook(solution: str = SOLUTION_CELL) -> nbformat.NotebookNode:
         "grade": False, "grade_id": "double", "locked": False, "schema_version": 3,
         "solution": True, "task": False,
     }  # fmt: skip
-    demo = new_code_cell("print('demo ran')")
+    demo = new_code_cell("# Demo (not graded): shows that demo cells run in Jupyter\nprint('demo ran')")
     demo.metadata["tags"] = ["demo"]
     return new_notebook(
-        cells=[new_markdown_cell("# Tiny lab"), new_code_cell("import numpy as np"), cell,
+        cells=[new_markdown_cell("# Tiny lab\n\n## Doubling (2 points)\n\nThe lab is worth "
+                                 "{{points}} points."), new_code_cell("import numpy as np"), cell,
                new_code_cell("assert double(2) == 4"), demo],
         metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
     )  # fmt: skip

@@ -100,7 +100,7 @@ def test_release_refuses_unbalanced_markers_in_the_source(tiny_course):
 
 def test_release_refuses_tests_that_pass_on_the_blank_notebook(tiny_course):
     (tiny_course / "tests/tiny/test_tiny.py").write_text(
-        "import pytest\n\n@pytest.mark.points(2)\ndef test_nothing(sub):\n    assert True\n"
+        "import pytest\n\n@pytest.mark.question('doubling')\n@pytest.mark.points(2)\ndef test_nothing(sub):\n    assert True\n"
     )
     with pytest.raises(ReleaseError, match="hidden tests pass on the blank notebook: test_nothing"):
         release_lab(load_course(tiny_course), "tiny")
@@ -109,7 +109,7 @@ def test_release_refuses_tests_that_pass_on_the_blank_notebook(tiny_course):
 
 def test_release_refuses_tests_that_fail_on_the_solution(tiny_course):
     (tiny_course / "tests/tiny/test_tiny.py").write_text(
-        "import pytest\n\n@pytest.mark.points(2)\ndef test_wrong(sub):\n"
+        "import pytest\n\n@pytest.mark.question('doubling')\n@pytest.mark.points(2)\ndef test_wrong(sub):\n"
         "    assert sub.double(2) == 5, 'double(2) should be 5'\n"
     )
     with pytest.raises(ReleaseError, match=r"fail on the solution: test_wrong \(double\(2\) should be 5\)"):

@@ -19,11 +19,11 @@ from conftest import tiny_notebook
 from autograder.cli import main
 from autograder.core.config import load_course
 from autograder.core.notebook import read_notebook
+from autograder.core.questions import question_order
 from autograder.intake import Submission
 from autograder.judging.grading import grade_batch, notebook_notes
 from autograder.records.gradebook import Gradebook, GradedRun
 from autograder.records.report import (
-    question_order,
     score_figure,
     student_grades,
     terminal_table,
