@@ -26,13 +26,15 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nbformat import NotebookNode
 
-from autograder.authoring.release import KIT_METADATA
-from autograder.core.config import Course
-from autograder.core.notebook import NotebookError, cell_tags, read_notebook
+from autograder.core.notebook import KIT_METADATA, NotebookError, cell_tags, read_notebook
 from autograder.core.safe_text import one_line
+
+if TYPE_CHECKING:
+    from autograder.core.config import Course
 
 # Calls that read a file named by their first argument.
 READERS = {"open", "load", "loadtxt", "genfromtxt", "fromfile", "read_csv", "read_table",
@@ -249,12 +251,18 @@ def _running_cell(nb: NotebookNode) -> str:
 
 def validate(notebook: Path, release: NotebookNode, limits: Limits, run: bool = True) -> Report:
     """Every problem of `notebook` against the released notebook `release`."""
+    return validate_names(notebook, graded_names(release), limits, run)
+
+
+def validate_names(notebook: Path, expected: dict[str, str], limits: Limits,
+                   run: bool = True) -> Report:  # fmt: skip
+    """Every problem of `notebook`, given the graded {name: signature} of its release."""
     started = time.monotonic()
     try:
         nb = read_notebook(notebook)
     except NotebookError as error:
         return Report(Path(notebook), [str(error)], time.monotonic() - started)
-    problems = static_problems(nb, graded_names(release))
+    problems = static_problems(nb, expected)
     if run:
         problems += run_problems(nb, limits)
     return Report(Path(notebook), problems, time.monotonic() - started)
@@ -283,3 +291,34 @@ def validate_in_course(course: Course, notebook: Path, lab_id: str | None = None
                             f"{lab_id})")  # fmt: skip
     limits = Limits(lab.cell_timeout_s, lab.notebook_timeout_s, lab.skip_tags)
     return validate(notebook, read_notebook(released), limits, run)
+
+
+# The student's copy: the release writes this module (with the core modules it imports) into
+# release/<lab>/validate.pyz, with the lab's graded names and limits, so students run the same
+# checks as `autograder validate` without the kit, the course or the hidden tests.
+STUDENT_APP = "validate.pyz"
+STUDENT_APP_MODULES = ("autograder/__init__.py", "autograder/core/__init__.py",
+                       "autograder/core/notebook.py", "autograder/core/safe_text.py",
+                       "autograder/validate.py")  # fmt: skip
+
+
+def student_main(argv: list[str], lab: dict) -> int:
+    """`python validate.pyz [notebook] [--no-run]`, run in the student's release folder."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog=f"python {STUDENT_APP}",
+        description=f"Check your {lab['id']} notebook before submitting it: graded names and "
+                    "signatures, TODOs left, files the grader will not have, and a run from top to "
+                    "bottom in a fresh kernel within the lab's limits. It never sees hidden tests.",
+    )  # fmt: skip
+    parser.add_argument("notebook", nargs="?", type=Path, default=Path(f"{lab['id']}.ipynb"))
+    parser.add_argument("--no-run", action="store_true", help="skip running the notebook")
+    args = parser.parse_args(argv)
+    if not args.notebook.exists():
+        print(f"{one_line(args.notebook, 300)}: no such file")
+        return 2
+    limits = Limits(lab["cell_timeout_s"], lab["notebook_timeout_s"], tuple(lab["skip_tags"]))
+    report = validate_names(args.notebook, lab["graded_names"], limits, run=not args.no_run)
+    print("\n".join(report.lines()))
+    return 1 if report.problems else 0

@@ -41,25 +41,43 @@ from autograder.authoring.stubs import (
     solution_source,
     stub_source,
 )
-from autograder.authoring.student_bundle import build_courselib_wheel, student_requirements
+from autograder.authoring.student_bundle import (
+    build_courselib_wheel,
+    build_validate_app,
+    jupyter_requirements,
+    student_requirements,
+)
 from autograder.core.config import Course
-from autograder.core.notebook import NotebookError, read_notebook, write_notebook
+from autograder.core.notebook import KIT_METADATA, NotebookError, read_notebook, write_notebook
 from autograder.judging.hidden_tests import check_points, run_hidden_tests
+from autograder.validate import STUDENT_APP
 
-KIT_METADATA = "course_kit"
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 # Threads and hashing fixed so that executing the solution twice gives the same outputs.
 EXECUTION_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+CHECK_LINE = ("**Before you submit**, check your notebook from this folder: `python {app} "
+              "{lab}.ipynb` (on Colab: `!python {app} {lab}.ipynb`). It lists what to fix "
+              "(names, TODOs left, a clean run from top to bottom) without the hidden tests.")
 STUDENT_README = """# {title}
 
 1. Install the requirements once (Python 3.11+; a virtual environment is recommended):
 
-       pip install -r requirements.txt
+       pip install -r requirements.txt -r requirements-jupyter.txt
+
+   torch comes from PyTorch's CPU-only index, so no CUDA packages are downloaded: about 310 MB
+   to download (a few minutes on a home connection), 1.4 GB installed, under a minute to install
+   once downloaded.
+   On Colab (or a JupyterHub), run `!pip install -r requirements.txt` only: Jupyter is there
+   already. A new courselib has a new version number: installing again replaces the old one.
 
 2. Open the notebook: `jupyter lab {lab}.ipynb`.
 3. Fill in every cell marked `# TODO`, replacing `raise NotImplementedError()`, and run the
    check cell below it. Keep the function names and signatures as given.
-4. Submit `{lab}.ipynb` as it is (File > Save, then upload the .ipynb file).
+4. Before submitting, check the notebook: `python validate.pyz {lab}.ipynb` (in this folder, with
+   the same Python). It says what to fix: graded names or signatures changed, TODOs left, files the
+   grader will not have, cells that fail or run too long in a fresh kernel. It never sees the
+   hidden tests, so passing it is not a grade.
+5. Submit `{lab}.ipynb` as it is (File > Save, then upload the .ipynb file).
 
 Cells tagged `demo` (training runs, plots) are for you: the grader skips them.
 """
@@ -110,6 +128,14 @@ def _normalised(nb: NotebookNode) -> NotebookNode:
         cell.metadata.pop("execution", None)
         cell.metadata.pop("collapsed", None)
     return nb
+
+
+def _point_to_the_check(nb: NotebookNode, lab_id: str) -> None:
+    """The first cell tells students how to check the notebook before submitting it."""
+    first = nb.cells[0] if nb.cells else None
+    if first is None or first.cell_type != "markdown" or STUDENT_APP in first.source:
+        return
+    first.source = first.source.rstrip() + "\n\n" + CHECK_LINE.format(app=STUDENT_APP, lab=lab_id)
 
 
 def build_student_notebook(source: NotebookNode) -> NotebookNode:
@@ -234,6 +260,7 @@ def plan_release(course: Course, lab_id: str) -> Planned:
             check_demo_marks(source, tag)
         check_config_constants(source, lab)
         fill_placeholders(source, lab)
+        _point_to_the_check(source, lab_id)
         student = build_student_notebook(source)
         solution = build_solution_notebook(source)
     except (NotebookError, SourceError) as exc:
@@ -253,9 +280,12 @@ def write_student_files(course: Course, lab_id: str, planned: Planned, folder: P
     wheel = build_courselib_wheel(course.root / "courselib", folder)
     try:
         requirements = student_requirements(course.root / "constraints.txt", wheel.name)
+        jupyter = jupyter_requirements(course.root / "constraints.txt")
     except ValueError as exc:
         raise ReleaseError(f"{lab_id}: cannot pin the student requirements: {exc}") from None
     (folder / "requirements.txt").write_text(requirements)
+    (folder / "requirements-jupyter.txt").write_text(jupyter)
+    build_validate_app(planned.student, course.lab(lab_id), folder)
     title = course.lab(lab_id).title
     (folder / "README.md").write_text(STUDENT_README.format(title=title, lab=lab_id))
 

@@ -1,6 +1,7 @@
 """`autograder release`: stubs, solutions, refusals, determinism and freshness of release/."""
 
 import json
+import re
 
 import nbformat
 import pytest
@@ -59,10 +60,20 @@ def test_release_writes_stubs_solutions_and_student_files(tiny_course):
     assert "BEGIN SOLUTION" not in json.dumps(solution)
     assert solution.cells[4].outputs[0]["text"] == "demo ran\n", "demo cells run in the solution"
     files = sorted(path.name for path in (tiny_course / "release/tiny").iterdir())
-    assert files == ["README.md", "courselib-0.1.0-py3-none-any.whl", "requirements.txt", "tiny.ipynb"]
-    requirements = (tiny_course / "release/tiny/requirements.txt").read_text()
-    assert "./courselib-0.1.0-py3-none-any.whl" in requirements and "torch==2.13.0" in requirements
-    assert all("==" in line for line in requirements.splitlines()[2:]), "every requirement pinned"
+    wheel = next(name for name in files if name.startswith("courselib-"))
+    assert re.fullmatch(r"courselib-0\.1\.0\+src\.[0-9a-f]{10}-py3-none-any\.whl", wheel)
+    assert files == ["README.md", wheel, "requirements-jupyter.txt", "requirements.txt",
+                     "tiny.ipynb", "validate.pyz"]
+    requirements = (tiny_course / "release/tiny/requirements.txt").read_text().splitlines()
+    assert f"./{wheel}" in requirements and "torch==2.13.0" in requirements
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in requirements
+    pins = [line for line in requirements if not line.startswith(("#", "--", "./"))]
+    assert all("==" in line for line in pins), "every requirement pinned"
+    assert not any(line.lower().startswith(("jupyter", "ipykernel", "tornado")) for line in pins), (
+        "Jupyter is pinned apart, so that Colab's own Jupyter is left alone")
+    jupyter = (tiny_course / "release/tiny/requirements-jupyter.txt").read_text()
+    assert "jupyterlab==" in jupyter and "ipykernel==" in jupyter
+    assert "python validate.pyz tiny.ipynb" in student.cells[0].source, "the first cell says how to check"
 
 
 def test_release_twice_changes_no_byte(tiny_course):

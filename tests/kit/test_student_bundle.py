@@ -15,7 +15,7 @@ import zipfile
 import nbformat
 import pytest
 
-from autograder.authoring.student_bundle import build_courselib_wheel
+from autograder.authoring.student_bundle import TORCH_CPU_INDEX, build_courselib_wheel
 from autograder.core.config import load_course
 
 pytestmark = pytest.mark.slow
@@ -46,15 +46,24 @@ def _execute(bin_dir, folder, notebook, allow_errors):
 def test_release_folder_installs_and_runs_in_a_clean_environment(lab_id, student_python, tmp_path):
     folder = tmp_path / lab_id
     shutil.copytree(COURSE.release_dir(lab_id), folder)
+    # PyTorch's CPU index is a second index students use; this machine's own index already
+    # serves the CPU build, and may not reach PyTorch's, so the line is left out here.
+    requirements = (folder / "requirements.txt").read_text()
+    (folder / "requirements.txt").write_text(requirements.replace(f"--extra-index-url {TORCH_CPU_INDEX}\n", ""))
     install = subprocess.run(
         [str(student_python / "pip"), "install", "--quiet", "--disable-pip-version-check",
-         "-r", "requirements.txt"], cwd=folder, capture_output=True, text=True)
+         "-r", "requirements.txt", "-r", "requirements-jupyter.txt"],
+        cwd=folder, capture_output=True, text=True)
     assert install.returncode == 0, install.stderr[-2000:]
     # A completed notebook; its demo cells already ran at release time, so leave them out here.
     completed = nbformat.read(COURSE.solutions_dir(lab_id) / f"{lab_id}.ipynb", as_version=4)
     completed.cells = [cell for cell in completed.cells if "demo" not in cell.metadata.get("tags", [])]
     nbformat.write(completed, folder / "completed.ipynb")
     assert _execute(student_python, folder, "completed.ipynb", allow_errors=False) == []
+    # The student's check runs there too, with nothing of the kit installed.
+    check = subprocess.run([str(student_python / "python"), "validate.pyz", "completed.ipynb",
+                            "--no-run"], cwd=folder, capture_output=True, text=True)
+    assert check.returncode == 0 and check.stdout.startswith("ok: completed.ipynb"), check.stdout + check.stderr
     errors = _execute(student_python, folder, f"{lab_id}.ipynb", allow_errors=True)
     # Stubs raise NotImplementedError; a name a stubbed cell never defined (an answer constant)
     # is a NameError in the check after it. Anything else (a missing module) is a broken release.
@@ -68,4 +77,31 @@ def test_courselib_wheel_is_reproducible(tmp_path):
     second = build_courselib_wheel(COURSE.root / "courselib", tmp_path / "again")
     assert second.read_bytes() == data
     names = zipfile.ZipFile(first).namelist()
-    assert "courselib/__init__.py" in names and "courselib-0.1.0.dist-info/RECORD" in names
+    version = first.name.removeprefix("courselib-").removesuffix("-py3-none-any.whl")
+    assert "courselib/__init__.py" in names and f"courselib-{version}.dist-info/RECORD" in names
+
+
+def test_a_changed_courselib_is_a_new_version_that_pip_installs_over_the_old(tmp_path):
+    lib = tmp_path / "courselib"
+    shutil.copytree(COURSE.root / "courselib", lib, ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "v1").mkdir()
+    old = build_courselib_wheel(lib, tmp_path / "v1")
+    (lib / "added.py").write_text("ANSWER = 42\n")
+    (tmp_path / "v2").mkdir()
+    new = build_courselib_wheel(lib, tmp_path / "v2")
+    assert old.name != new.name and old.name.startswith("courselib-0.1.0+src.")
+    metadata = zipfile.ZipFile(new).read(next(n for n in zipfile.ZipFile(new).namelist()
+                                               if n.endswith("METADATA"))).decode()
+    assert {f"Requires-Dist: {name}" for name in ("numpy", "scipy", "matplotlib", "torch")} <= set(
+        metadata.splitlines())
+    venv = tmp_path / "venv"  # a student's environment with the old courselib
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin/python"), "-m", "pip", "install", "--quiet", "--no-deps",
+           "--disable-pip-version-check"]  # fmt: skip
+    subprocess.run([*pip, str(old)], check=True)
+    subprocess.run([*pip, str(new)], check=True)  # as `pip install -r requirements.txt` does
+    probe = subprocess.run([str(venv / "bin/python"), "-c",
+                            "import courselib, courselib.added; print(courselib.__version__)"],
+                           capture_output=True, text=True, cwd=tmp_path / "v2")  # fmt: skip
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.strip() == new.name.removeprefix("courselib-").removesuffix("-py3-none-any.whl")

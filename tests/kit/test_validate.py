@@ -3,13 +3,24 @@ its released notebook, in a real fresh kernel: what passes, and one line per thi
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+import zipfile
+
 import nbformat
 import pytest
 from conftest import SOLUTION_CELL, course_config, tiny_notebook
 
 from autograder.authoring.release import build_student_notebook
 from autograder.cli import main
-from autograder.validate import Limits, graded_names, static_problems, validate
+from autograder.validate import (
+    STUDENT_APP_MODULES,
+    Limits,
+    graded_names,
+    static_problems,
+    validate,
+)
 
 LIMITS = Limits(cell_timeout_s=20, notebook_timeout_s=60, skip_tags=("demo",))
 
@@ -93,3 +104,32 @@ def test_what_cannot_be_validated_is_one_line(tiny_course, released, tmp_path, c
     (tiny_course / "course_config.py").write_text(course_config())
     assert main(["--course", str(tiny_course), "validate", str(other), "--lab", "nope"]) == 2
     assert "unknown lab 'nope'" in capsys.readouterr().err
+
+
+def test_students_run_the_same_check_from_the_release_folder(tiny_course, tmp_path):
+    """release/<lab>/validate.pyz runs `autograder validate` without the kit or the course: here
+    from a copy of the release folder, with Python's isolated mode (no cwd, no PYTHONPATH)."""
+    from autograder.authoring.release import release_lab
+    from autograder.core.config import load_course
+
+    release_lab(load_course(tiny_course), "tiny", check_tests=False)
+    folder = tmp_path / "student"
+    shutil.copytree(tiny_course / "release/tiny", folder)
+    app = zipfile.ZipFile(folder / "validate.pyz")
+    assert sorted(app.namelist()) == sorted(["__main__.py", *STUDENT_APP_MODULES])
+
+    def check(*args):
+        done = subprocess.run([sys.executable, "-I", "validate.pyz", *args], cwd=folder,
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        return done.returncode, done.stdout + done.stderr
+
+    code, out = check("--no-run")  # the blank notebook, by its default name
+    assert code == 1 and "- cell 3 (double): double still raises NotImplementedError" in out, out
+    nbformat.write(tiny_notebook(), folder / "done.ipynb")
+    code, out = check("done.ipynb")
+    assert code == 0 and out.startswith("ok: done.ipynb is ready to submit"), out
+    renamed = tiny_notebook(SOLUTION_CELL.replace("def double(x)", "def double(y)"))
+    nbformat.write(renamed, folder / "renamed.ipynb")
+    code, out = check("renamed.ipynb", "--no-run")
+    assert code == 1 and "double(y) should be double(x)" in out, out
+    assert check("gone.ipynb") == (2, "gone.ipynb: no such file\n")
