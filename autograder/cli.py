@@ -6,6 +6,7 @@ autograder grade <lab> <inputs...> [--roster roster.csv] [--db URL] [--scheduler
 autograder report <lab> [--out folder] [--db URL] [--feedback-zip]
 autograder export gradescope <lab> [--out dist]        a Gradescope autograder zip
 autograder export grades <lab> --format canvas|moodle|gradescope|csv [--roster roster.csv]
+autograder export nbgrader <lab> [--out dist/nbgrader]  the lab as an nbgrader course folder
 autograder validate <notebook> [--lab <lab>]   a student's check before submitting
 autograder demo                        release every lab and self-check it
 
@@ -156,6 +157,14 @@ def cmd_export_gradescope(course: Course, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_nbgrader(course: Course, args: argparse.Namespace) -> int:
+    from autograder.exports.nbgrader_course import export_nbgrader
+
+    export = export_nbgrader(course, args.lab, args.out or course.root / "dist" / "nbgrader")
+    print("\n".join(export.lines()))
+    return 0
+
+
 def cmd_export_grades(course: Course, args: argparse.Namespace) -> int:
     from autograder.exports.grades import export_grades
     from autograder.intake.roster import load_roster
@@ -257,6 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
     grades.add_argument("--assignment", default=None,
                         help="the grade column's name (default: the lab's title)")
     grades.set_defaults(run=cmd_export_grades)
+    nbgrader = targets.add_parser("nbgrader", help="the lab as an nbgrader course folder")
+    nbgrader.add_argument("lab", help="lab id")
+    nbgrader.add_argument("--out", type=Path, default=None,
+                          help="course folder (default: dist/nbgrader)")
+    nbgrader.set_defaults(run=cmd_export_nbgrader)
 
     validate = commands.add_parser("validate", help="check a notebook before submitting it")
     validate.add_argument("notebook", type=Path, help="the .ipynb file to submit")

@@ -246,6 +246,7 @@ def _write_if_changed(path: Path, data: bytes, written: list[Path]) -> None:
 class Planned:
     """What a release of one lab consists of, before anything is written or executed."""
 
+    source: NotebookNode  # with its solution markers, the config's settings filled in
     student: NotebookNode
     solution: NotebookNode  # not yet executed
     inputs_digest: str  # source notebook + courselib: the solution's outputs depend on both
@@ -271,7 +272,7 @@ def plan_release(course: Course, lab_id: str) -> Planned:
     inputs_digest = _sha256(f"{source_digest}:{courselib_digest(course)}:{settings}".encode())
     student.metadata[KIT_METADATA] = {"lab": lab_id, "source_sha256": source_digest}
     solution.metadata[KIT_METADATA] = {"lab": lab_id, "inputs_sha256": inputs_digest}
-    return Planned(student, solution, inputs_digest)
+    return Planned(source, student, solution, inputs_digest)
 
 
 def write_student_files(course: Course, lab_id: str, planned: Planned, folder: Path) -> None:
