@@ -12,6 +12,16 @@ Baseline: each copy executed by nbclient in a fresh Jupyter kernel (the usual wa
 notebook); overhead = wall time minus the cells' own execution time reported by the kernel. The
 baseline does not even run the hidden tests, so it flatters the baseline.
 
+Startup is the time from the call to the start of the first submission's grading (workers,
+sandboxes, the reference), shutdown the time from the last grade to the return. `--one` times
+`autograder grade <lab> one.ipynb` from the shell prompt to the exit (median of 3).
+
+With `--nbgrader N` (nbgrader is a dev dependency), the same lab runs through real nbgrader side by
+side: `autograder export nbgrader`, `nbgrader generate_assignment`, then `nbgrader autograde` of N
+copies (its batch time, its per-submission time from its own log, and one notebook from the
+shell) against the kit with one worker. nbgrader gets the copies without their demo cells (the kit
+skips them; nbgrader would run them) and has no hidden tests to run, which flatters it.
+
 With `--scheduler`, the same copies are graded twice in one run, by the local pool and on the Dask
 cluster (`local:N` starts one here with N workers), so the two throughputs are comparable; then a
 "scaling" table for 1,000 Lab 3 submissions, EXTRAPOLATED (not measured on a larger cluster) from
@@ -27,10 +37,11 @@ import os
 import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,12 +70,16 @@ def ours(copies: int, workers: int, folder: Path, scheduler: str | None = None) 
     gradebook = Gradebook(f"sqlite:///{folder / 'bench.sqlite'}")
     submissions = collect([inbox], LAB, course.timezone, folder)
     started = time.perf_counter()
+    started_at = datetime.now(UTC)
     busy_before, total_before = cpu_jiffies()
     summary = grade_batch(course, LAB, submissions, gradebook, workers=workers, progress=False,
                           scheduler=scheduler)  # fmt: skip
     busy_after, total_after = cpu_jiffies()
     wall = time.perf_counter() - started
+    ended_at = datetime.now(UTC)
     runs = gradebook.latest_runs(LAB)
+    finished = [_aware(run.finished_at) for run in runs]
+    first_start = min(at - timedelta(seconds=run.wall_s) for at, run in zip(finished, runs))
     steady = sorted(runs, key=lambda run: run.finished_at)[workers:]  # after the workers' start
     steady_span = (
         (steady[-1].finished_at - steady[0].finished_at).total_seconds() if len(steady) > 1 else 0
@@ -78,7 +93,68 @@ def ours(copies: int, workers: int, folder: Path, scheduler: str | None = None) 
         "per_minute": 60 * copies / wall,
         "steady_per_minute": 60 * (len(steady) - 1) / steady_span if steady_span else float("nan"),
         "scores": set(summary.scores.values()),
+        "startup": (first_start - started_at).total_seconds(),
+        "shutdown": (ended_at - max(finished)).total_seconds(),
     }
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def shell_seconds(command: list[str], cwd: Path, env: dict | None = None) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
+    if done.returncode not in (0, 3):
+        raise RuntimeError(f"{' '.join(command[:3])}: {(done.stdout + done.stderr)[-500:]}")
+    return time.perf_counter() - started
+
+
+def one_notebook(folder: Path, repeat: int = 3) -> float:
+    """`autograder grade <lab> one.ipynb`, shell to exit (median of `repeat`)."""
+    folder.mkdir(parents=True)
+    notebook = folder / "one.ipynb"
+    shutil.copy(ROOT / "solutions" / LAB / f"{LAB}.ipynb", notebook)
+    autograder = str(Path(sys.executable).with_name("autograder"))
+    return statistics.median(
+        shell_seconds([autograder, "grade", LAB, str(notebook), "--workers", "1", "--force",
+                       "--db", f"sqlite:///{folder}/one-{index}.sqlite"], ROOT)
+        for index in range(repeat))  # fmt: skip
+
+
+def nbgrader_side_by_side(copies: int, folder: Path) -> dict:
+    """Real nbgrader on the same lab: batch, per submission (its log) and one notebook."""
+    import nbformat
+
+    from autograder.core.config import load_course
+    from autograder.exports.nbgrader_course import export_nbgrader
+
+    export_nbgrader(load_course(ROOT), LAB, folder)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    nbgrader = str(Path(sys.executable).with_name("nbgrader"))
+    shell_seconds([nbgrader, "generate_assignment", LAB, "--force"], folder, env)
+    # A student's copy of nbgrader's own release (its cell metadata and checksums) with the
+    # solutions filled in.
+    solved = nbformat.read(ROOT / "solutions" / LAB / f"{LAB}.ipynb", as_version=4)
+    answers = {cell.metadata.get("nbgrader", {}).get("grade_id"): cell.source
+               for cell in solved.cells if cell.metadata.get("nbgrader", {}).get("solution")}
+    nb = nbformat.read(folder / "release" / LAB / f"{LAB}.ipynb", as_version=4)
+    nb.cells = [cell for cell in nb.cells if "demo" not in cell.metadata.get("tags", [])]
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = answers[grade_id]
+    for index in range(copies):
+        target = folder / "submitted" / f"s{index:03d}" / LAB / f"{LAB}.ipynb"
+        target.parent.mkdir(parents=True)
+        nbformat.write(nb, target)
+    batch = shell_seconds([nbgrader, "autograde", LAB, "--create"], folder, env)
+    one = statistics.median(
+        shell_seconds([nbgrader, "autograde", LAB, "--student", "s000", "--force"], folder, env)
+        for _ in range(3))  # fmt: skip
+    per_submission = (batch - one) / max(1, copies - 1)
+    return {"batch": batch, "per_submission_est": per_submission, "one": one,
+            "startup_est": one - per_submission}  # fmt: skip
 
 
 def baseline(copies: int) -> dict:
@@ -110,7 +186,9 @@ def baseline(copies: int) -> dict:
 
 def describe(result: dict, label: str) -> str:
     over = result["overheads"]
-    return (f"{label}: median overhead {statistics.median(over):.2f} s per submission "
+    return (f"{label}: startup {result['startup']:.2f} s before the first submission, shutdown "
+            f"{result['shutdown']:.2f} s after the last; "
+            f"median overhead {statistics.median(over):.2f} s per submission "
             f"(min {min(over):.2f}, max {max(over):.2f}); median student-code time "
             f"{statistics.median(result['student']):.2f} s; {result['per_minute']:.1f} "
             f"submissions/minute including worker start, {result['steady_per_minute']:.1f} in "
@@ -162,6 +240,10 @@ def main() -> int:
                         "--workers set to its number of worker processes)")
     parser.add_argument("--lab3-seconds", type=float, default=40.0,
                         help="grading time of one Lab 3 submission, for the scaling table")
+    parser.add_argument("--one", action="store_true",
+                        help="time one notebook end to end (autograder grade, shell to exit)")
+    parser.add_argument("--nbgrader", type=int, default=0,
+                        help="copies for a side-by-side run of real nbgrader (0: skip)")
     args = parser.parse_args()
     local = re.fullmatch(r"local:(\d+)", args.scheduler or "")
     workers = int(local.group(1)) if local else args.workers
@@ -169,6 +251,10 @@ def main() -> int:
         result = ours(args.copies, workers, Path(scratch) / "pool")
         cluster = ours(args.copies, workers, Path(scratch) / "cluster", args.scheduler) \
             if args.scheduler else None
+        single = ours(args.copies, 1, Path(scratch) / "single") if args.nbgrader else None
+        one = one_notebook(Path(scratch) / "one") if args.one or args.nbgrader else None
+        theirs = nbgrader_side_by_side(args.nbgrader, Path(scratch) / "nbgrader") \
+            if args.nbgrader else None
     print(f"machine: {os.cpu_count()} cores; sandbox: {result['isolation']}; "
           f"{args.copies} copies of the {LAB} reference, {workers} workers")  # fmt: skip
     print(describe(result, "autograder, local pool"))
@@ -182,6 +268,19 @@ def main() -> int:
               f"notebook's bytes, one task in flight)")  # fmt: skip
         for line in scaling_table(cluster, workers, args.copies, dispatch, args.lab3_seconds):
             print(line)
+    if one is not None:
+        print(f"one notebook end to end (autograder grade {LAB} one.ipynb, shell to exit): "
+              f"{one:.1f} s")  # fmt: skip
+    if theirs:
+        print(describe(single, "autograder, 1 worker"))
+        print(f"nbgrader autograde, {args.nbgrader} copies (no demo cells, no hidden tests): "
+              f"{theirs['batch']:.1f} s in all, about {theirs['per_submission_est']:.2f} s per "
+              f"submission after the first, so about {theirs['startup_est']:.1f} s to start; one "
+              f"notebook, shell to exit: {theirs['one']:.1f} s")
+        print(f"side by side: kit 1 worker {single['wall']:.1f} s for {args.copies} vs nbgrader "
+              f"{theirs['batch']:.1f} s; startup: kit {single['startup']:.1f} s, nbgrader about "
+              f"{theirs['startup_est']:.1f} s; one notebook: kit {one:.1f} s = "
+              f"{one / theirs['one']:.1f}x nbgrader (goal: at most 3x)")  # fmt: skip
     if args.baseline:
         base = baseline(args.baseline)
         print(f"fresh Jupyter kernel (nbclient, notebook only, no tests): median overhead "
