@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from nbformat import NotebookNode
 
+from autograder.core.errors import UserError
 from autograder.core.notebook import KIT_METADATA, NotebookError, cell_tags, read_notebook
 from autograder.core.safe_text import one_line
 
@@ -47,7 +48,7 @@ OUTSIDE_MAGICS = {"pip", "conda", "run", "load", "cd", "sx", "system", "bash", "
                   "writefile"}  # fmt: skip
 
 
-class ValidateError(Exception):
+class ValidateError(UserError):
     """Validation could not be done at all (no such notebook, no such lab), in one line."""
 
 

@@ -48,6 +48,7 @@ from autograder.authoring.student_bundle import (
     student_requirements,
 )
 from autograder.core.config import Course
+from autograder.core.errors import UserError
 from autograder.core.notebook import KIT_METADATA, NotebookError, read_notebook, write_notebook
 from autograder.judging.hidden_tests import check_points, run_hidden_tests
 from autograder.validate import STUDENT_APP
@@ -83,7 +84,7 @@ Cells tagged `demo` (training runs, plots) are for you: the grader skips them.
 """
 
 
-class ReleaseError(Exception):
+class ReleaseError(UserError):
     """A release that was refused; the message says why in one line."""
 
 

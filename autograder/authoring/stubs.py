@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from nbformat import NotebookNode
 
+from autograder.core.errors import UserError
+
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 DEFAULT_TODO = "# TODO: your code here"
@@ -18,7 +20,7 @@ DEFAULT_TODO = "# TODO: your code here"
 MIN_LEAK_LINE = 25
 
 
-class SourceError(Exception):
+class SourceError(UserError):
     """A source notebook that cannot be released, described in one line."""
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from autograder.core.errors import UserError
+
 CONFIG_FILE = "course_config.py"
 UNKNOWN_TIME_POLICIES = ("error", "on_time", "late")
 EXCUSED = "excused"  # an extension that waives the late penalty whatever the time
@@ -27,7 +29,7 @@ GRADESCOPE_VISIBILITIES = ("hidden", "after_due_date", "after_published", "visib
 MISSING_SUBMISSION_POLICIES = ("empty", "zero")
 
 
-class ConfigError(Exception):
+class ConfigError(UserError):
     """A mistake in course_config.py, described in one line that names the field."""
 
 

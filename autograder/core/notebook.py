@@ -13,6 +13,8 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from autograder.core.errors import UserError
+
 # The notebook metadata key under which a release records its lab (and the solution its inputs).
 KIT_METADATA = "course_kit"
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
@@ -20,7 +22,7 @@ MAX_CELLS = 2000
 MAX_DEPTH = 64  # a real notebook is a handful of levels deep (cells > metadata > widgets ...)
 
 
-class NotebookError(Exception):
+class NotebookError(UserError):
     """A file that cannot be used as a notebook, described in one line."""
 
 

@@ -24,6 +24,7 @@ from concurrent.futures import CancelledError
 from typing import Any
 
 from autograder.core.config import Course
+from autograder.core.errors import UserError
 from autograder.distributed.course_bundle import pack
 
 CONNECT_TIMEOUT_S = 10
@@ -33,7 +34,7 @@ LOCAL_SCHEDULER = re.compile(r"local:(\d+)")
 SCHEDULER_ADDRESS = re.compile(r"[a-z][a-z0-9+.-]*://\S+")
 
 
-class ClusterError(Exception):
+class ClusterError(UserError):
     """A cluster that cannot be used (a wrong address, no workers, a lost scheduler): one line."""
 
 

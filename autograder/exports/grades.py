@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.core.config import Course
+from autograder.core.errors import UserError
 from autograder.core.safe_text import csv_cell
 from autograder.intake.roster import Roster
 from autograder.intake.student_id import same_student_key
@@ -38,7 +39,7 @@ FORMATS = ("canvas", "moodle", "gradescope", "csv")
 NEEDS_ROSTER = ("canvas", "moodle", "gradescope")
 
 
-class GradeExportError(Exception):
+class GradeExportError(UserError):
     """A grade export that cannot be written, described in one line."""
 
 

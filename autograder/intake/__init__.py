@@ -57,6 +57,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from autograder.core.errors import UserError
 from autograder.core.safe_text import one_line
 from autograder.intake.archive import unpack
 from autograder.intake.roster import Roster
@@ -77,7 +78,7 @@ MOODLE_FILE = re.compile(r"(?P<name>.+)_(?P<participant>\d+)_assignsubmission_fi
 RESUBMISSION = re.compile(r"(?P<base>.*?)(?:-(?P<number>\d{1,3}))?")
 
 
-class IntakeError(Exception):
+class IntakeError(UserError):
     """An input path that is not there: nothing is graded (one line)."""
 
 

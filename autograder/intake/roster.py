@@ -32,6 +32,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.core.errors import UserError
 from autograder.core.safe_text import one_line
 from autograder.intake.student_id import is_student_id
 
@@ -47,7 +48,7 @@ COLUMNS_OF_KIND = {
 MAX_ROSTER_BYTES = 20 * 2**20
 
 
-class RosterError(Exception):
+class RosterError(UserError):
     """A roster file that cannot be used, described in one line."""
 
 

@@ -50,6 +50,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from autograder.core.config import Course
+from autograder.core.errors import UserError
 from autograder.core.safe_text import one_line
 
 MAX_STORED_MESSAGE = 2000  # characters of one test message or notebook note
@@ -79,7 +80,7 @@ def _sqlite_schema_lock(engine: Any) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-class GradebookError(Exception):
+class GradebookError(UserError):
     """A gradebook that cannot be used, described in one line."""
 
 

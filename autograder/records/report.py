@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from autograder.core.config import Course
+from autograder.core.errors import UserError
 from autograder.core.questions import question_order
 from autograder.core.safe_text import csv_cell, html_text, markdown_code, markdown_text, one_line
 from autograder.intake.student_id import student_id
@@ -34,7 +35,7 @@ CELL_COUNTING = "Cells are counted from the top of the notebook, text cells incl
 SEE_NOTEBOOK = "see “Your notebook” above"
 
 
-class ReportError(Exception):
+class ReportError(UserError):
     """Nothing to report, described in one line."""
 
 
