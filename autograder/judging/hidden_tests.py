@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.core.config import CONFIG_FILE, ConfigError, Course
+from autograder.core.errors import UserError
 
 
-class HiddenTestsError(Exception):
+class HiddenTestsError(UserError):
     """pytest could not run the hidden tests (a broken test file, a missing folder)."""
 
 
@@ -39,6 +40,20 @@ def pytest_arguments(course: Course, lab_id: str, results: Path) -> list[str]:
     """How every run of a lab's hidden tests calls pytest (here and in the grading workers)."""
     return [str(course.tests_dir(lab_id)), "-q", "-p", "no:cacheprovider",
             "--rootdir", str(course.root), "--results-json", str(results)]  # fmt: skip
+
+
+def pytest_failure(output: str, lab_id: str) -> str:
+    """One line from pytest's output saying why it could not run a lab's tests: the usage error
+    or the first collection error, not whatever line came last (often "rootdir: ...")."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    usage = [line for line in lines if ": error: " in line]
+    collected = [line for line in lines if line.startswith("ERROR ") and " - " in line]
+    raised = [line.removeprefix("E").strip() for line in lines if line.startswith("E   ")]
+    found = (usage or collected or raised or lines[-1:] or ["no output"])[0]
+    if usage and ("--results-json" in found or "--submission" in found):
+        return (f"pytest could not run tests/{lab_id}: the kit's plugin is not loaded ({found}); "
+                "tests/conftest.py needs: pytest_plugins = [\"autograder.pytest_plugin\"]")
+    return f"pytest could not run tests/{lab_id}: {found[:300]}"
 
 
 def run_hidden_tests(
@@ -69,8 +84,7 @@ def run_hidden_tests(
                 f"the hidden tests of {lab_id} ran past {timeout_s:.0f} s"
             ) from None
         if done.returncode not in (0, 1) or not results.exists():
-            tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or ["no output"]
-            raise HiddenTestsError(f"pytest could not run tests/{lab_id}: {tail[0][:300]}")
+            raise HiddenTestsError(pytest_failure(done.stdout + done.stderr, lab_id))
         return [TestRecord(**record) for record in json.loads(results.read_text())]
 
 

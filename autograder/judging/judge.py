@@ -30,7 +30,7 @@ from typing import Any
 from autograder.core.config import Course
 from autograder.core.notebook import NotebookError, cell_tags, grade_id_of, read_notebook
 from autograder.judging.feedback import fail_missing_name
-from autograder.judging.hidden_tests import pytest_arguments
+from autograder.judging.hidden_tests import pytest_arguments, pytest_failure
 from autograder.judging.submission_errors import MissingName, SubmissionRaised
 from autograder.sandbox import (
     MAX_RESTARTS,
@@ -43,13 +43,18 @@ from autograder.sandbox import (
     Session,
     boundary,
 )
+from autograder.testing import call_context, raise_warnings_again
 
 BUILTIN_ERRORS = {
     name: getattr(builtins, name)
     for name in ("NotImplementedError", "ValueError", "TypeError", "IndexError", "KeyError",
                  "AttributeError", "ZeroDivisionError", "RuntimeError", "FloatingPointError",
                  "OverflowError", "ArithmeticError", "LookupError", "NameError", "AssertionError",
-                 "UnboundLocalError", "RecursionError", "StopIteration")
+                 "UnboundLocalError", "RecursionError", "StopIteration",
+                 # a warning that the test's filters turn into an error (see autograder.testing)
+                 "Warning", "UserWarning", "RuntimeWarning", "DeprecationWarning", "FutureWarning",
+                 "PendingDeprecationWarning", "SyntaxWarning", "ImportWarning", "UnicodeWarning",
+                 "BytesWarning", "ResourceWarning", "EncodingWarning")
 }  # fmt: skip
 
 
@@ -132,7 +137,8 @@ class Connection:
         else:  # a call outside a test (a fixture): one test's limits for this call alone
             deadline = time.monotonic() + self.limits.wall_s(self.limits.test_timeout_s)
             cpu_left = self.limits.test_timeout_s
-        reply = session.request(message, deadline, cpu_left)
+        # the test's NumPy error state and warnings filters hold inside the sandbox for this call
+        reply = session.request({**message, "context": call_context()}, deadline, cpu_left)
         self.test_cpu += reply["cpu"]
         if reply["op"] == "error":
             type_name, text = reply["type"][:80], reply["message"][:500]
@@ -147,7 +153,9 @@ class Connection:
             raise error_class(text) if error_class else SubmissionRaised(type_name, text)
         if reply.get("missing"):
             raise MissingName(message.get("name", ""))
-        return session.decode(reply["value"], self._handle)
+        value = session.decode(reply["value"], self._handle)
+        raise_warnings_again(reply.get("warnings", []))
+        return value
 
     def _handle(self, data: dict) -> RemoteObject:
         return RemoteObject(self, data["id"], str(data.get("type", "object"))[:100],
@@ -373,7 +381,7 @@ def grade_notebook(course: Course, lab_id: str, submission: Path, device: str = 
         finally:
             os.chdir(previous)
         if not results.exists() or code not in (0, 1):
-            raise RuntimeError(f"pytest could not run tests/{lab_id}: exit code {code}")
+            raise RuntimeError(pytest_failure(sink.getvalue(), lab_id))
         records = json.loads(results.read_text())
     info = _last_session.copy()
     return Verdict(

@@ -63,6 +63,7 @@ import math
 import os
 import pwd
 import random
+import shlex
 import shutil
 import signal
 import socket
@@ -76,6 +77,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.core.config import Lab
+from autograder.core.errors import UserError
 from autograder.sandbox import boundary
 from autograder.sandbox.worker import processes_of, remove_files_of, status_fields, wait_until_gone
 
@@ -101,7 +103,7 @@ SIGNAL_WORDS = {
 }
 
 
-class SandboxError(Exception):
+class SandboxError(UserError):
     """The sandbox stopped or misbehaved; `kind` is the test outcome, `message` safe to show."""
 
     kind = "crashed"
@@ -249,6 +251,45 @@ def _package_dir(name: str) -> Path | None:
     return Path(spec.origin).resolve().parent if spec.origin else None
 
 
+def _symlink_hops(path: Path) -> list[Path]:
+    """`path` and every path its symlinks lead through, unresolved and resolved."""
+    hops, seen = [Path(os.path.abspath(path))], set()
+    while hops[-1].is_symlink() and hops[-1] not in seen and len(hops) < 40:
+        seen.add(hops[-1])
+        hops.append(Path(os.path.abspath(hops[-1].parent / os.readlink(hops[-1]))))
+    return [*hops, path.resolve()]
+
+
+@cache
+def interpreter_paths() -> tuple[Path, ...]:
+    """The folders and files the sandbox's interpreter reads, under the names it reads them by.
+
+    A virtual environment reached through a symlink, a Python home that is a symlink (pyenv,
+    conda) or site-packages added by a .pth file are read under their unresolved names (the
+    venv's `python` links to `home`, pyvenv.cfg names it): each is bound under both names.
+    Folders that a .pth adds from a checkout (an editable install) are not bound whole, since a
+    checkout may hold a course's tests/: only its `autograder` and `courselib` packages are.
+    """
+    prefixes = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix)}
+    config = Path(sys.prefix) / "pyvenv.cfg"
+    if config.is_file():
+        for line in config.read_text(errors="replace").splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "home" and value.strip():
+                prefixes.add(Path(value.strip()).parent)
+    paths: list[Path] = []
+    for prefix in sorted(prefixes):
+        paths += _symlink_hops(prefix)
+    paths += _symlink_hops(Path(sys.executable))
+    for entry in sys.path:
+        if entry and Path(entry).is_dir() and Path(entry).name in ("site-packages",
+                                                                   "dist-packages"):
+            paths += _symlink_hops(Path(entry))
+    paths += [path for path in (_package_dir("autograder"), _package_dir("courselib")) if path]
+    # folders before the files and folders inside them: one bind covers what lies below
+    return tuple(sorted(dict.fromkeys(paths), key=lambda path: len(path.parts)))
+
+
 def gpu_index(slot: int) -> int:
     """The GPU a sandbox of `slot` gets: one each, round robin over the machine's GPUs."""
     count = len([node for node in Path("/dev").glob("nvidia[0-9]*")])
@@ -278,13 +319,15 @@ def _bwrap_command(device: str, slot: int = 0) -> list[str]:
         elif os.path.isdir(top):
             command.extend(["--ro-bind", top, top])
     command.extend(["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"])
-    binds = [Path(sys.base_prefix).resolve(), Path(sys.prefix)]
-    binds += [path for path in (_package_dir("autograder"), _package_dir("courselib")) if path]
-    for path in dict.fromkeys(binds):
-        if str(path).startswith(("/usr/", "/etc/")):
+    bound: list[Path] = []
+    for path in interpreter_paths():
+        if str(path).startswith(("/usr/", "/etc/")) or any(
+            path == done or done in path.parents for done in bound
+        ):
             continue
         parents(path)
         made.add(str(path))
+        bound.append(path)
         command.extend(["--ro-bind", str(path), str(path)])
     mpl_cache = Path(os.environ.get("MPLCONFIGDIR") or Path.home() / ".cache" / "matplotlib")
     if mpl_cache.is_dir():
@@ -312,9 +355,19 @@ def bwrap_works() -> bool:
             [*_bwrap_command("cpu"), sys.executable, "-I", "-c", "print('ok')"],
             capture_output=True, timeout=60, text=True,
         )  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired):
+    except (OSError, subprocess.TimeoutExpired) as error:
+        _debug(f"bwrap does not work here ({error}); the sandbox runs with limits only")
         return False
-    return done.returncode == 0 and done.stdout.strip() == "ok"
+    if done.returncode == 0 and done.stdout.strip() == "ok":
+        return True
+    _debug(f"bwrap does not work here ({done.stderr.strip()[-500:] or 'no message'}); the "
+           "sandbox runs with limits only")
+    return False
+
+
+def _debug(line: str) -> None:
+    if os.environ.get("AUTOGRADER_SANDBOX_DEBUG"):
+        print(f"autograder sandbox: {line}", file=sys.stderr, flush=True)
 
 
 def isolation() -> str:
@@ -424,6 +477,16 @@ def valid_ready(message: Any) -> bool:
     )  # fmt: skip
 
 
+def _valid_warnings(caught: Any) -> bool:
+    """Warnings a call emitted (see `autograder.testing.applied_context`)."""
+    return (
+        type(caught) is list and 0 < len(caught) <= 20
+        and all(type(item) is dict and set(item) == {"category", "message", "lineno"}
+                and _is_text(item["category"], 200) and _is_text(item["message"], 500)
+                and type(item["lineno"]) is int for item in caught)
+    )  # fmt: skip
+
+
 def valid_reply(message: Any, request_id: int) -> bool:
     """The answer to request `request_id`: a value (or "missing"), or the error it raised."""
     if type(message) is not dict or type(message.get("id")) is not int:
@@ -433,7 +496,9 @@ def valid_reply(message: Any, request_id: int) -> bool:
     if not (_is_number(message.get("seconds")) and _is_number(message.get("cpu"))):
         return False
     if message.get("op") == "reply":
-        keys = set(message) - {"op", "id", "seconds", "cpu"}
+        if "warnings" in message and not _valid_warnings(message["warnings"]):
+            return False
+        keys = set(message) - {"op", "id", "seconds", "cpu", "warnings"}
         return keys == {"value"} or (keys == {"missing"} and message["missing"] is True)
     if message.get("op") == "error":
         keys = {"op", "id", "seconds", "cpu", "type", "message"}
@@ -469,6 +534,8 @@ class Sandbox:
         self.starts = 0
         self.ready = False  # the server said hello
         self.scratch: str | None = None
+        self.command: list[str] = []
+        self.debug_log: str | None = None  # AUTOGRADER_SANDBOX_DEBUG: the server's stderr
 
     # -- the server process
     def start(self) -> None:
@@ -496,14 +563,24 @@ class Sandbox:
             if uid is not None:
                 os.chown(self.scratch, uid, uid)
             env.update(HOME=self.scratch, TMPDIR=self.scratch)
-        debug = bool(os.environ.get("AUTOGRADER_SANDBOX_DEBUG"))
+        stderr: Any = subprocess.DEVNULL
+        self.command = command
+        if os.environ.get("AUTOGRADER_SANDBOX_DEBUG"):
+            # bwrap's own complaints and the server's go to a file whose tail a failed start
+            # quotes: a grader's stderr is often captured (pytest, a worker pool) and lost
+            log = tempfile.NamedTemporaryFile(prefix="autograder-sandbox-", suffix=".log",
+                                              delete=False)  # fmt: skip
+            self.debug_log, stderr = log.name, log
+            print(f"autograder sandbox ({self.mode}): {shlex.join(command)}\n"
+                  f"  its output: {log.name}", file=sys.stderr, flush=True)  # fmt: skip
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         with theirs:
             self.process = subprocess.Popen(
-                command, stdin=theirs, stdout=subprocess.DEVNULL,
-                stderr=None if debug else subprocess.DEVNULL, env=env,
+                command, stdin=theirs, stdout=subprocess.DEVNULL, stderr=stderr, env=env,
                 start_new_session=True, cwd=self.scratch or "/tmp",
             )  # fmt: skip
+        if stderr is not subprocess.DEVNULL:
+            stderr.close()
         ours.setblocking(False)
         self.control = ours
         self.starts += 1
@@ -517,14 +594,23 @@ class Sandbox:
                                           time.monotonic() + START_TIMEOUT_S, 4096)  # fmt: skip
         except (TimeoutError, EOFError, boundary.BoundaryError):
             self.kill()
-            raise SandboxUnavailable(
-                f"the sandbox ({self.mode}) did not start; "
-                "set AUTOGRADER_SANDBOX_DEBUG=1 to see why"
-            ) from None
+            raise SandboxUnavailable(self._why_not_started()) from None
         if not (type(hello) is dict and hello.get("op") == "hello"):
             self.kill()
             raise SandboxUnavailable("the sandbox sent a malformed greeting")
         self.ready = True
+
+    def _why_not_started(self) -> str:
+        if not self.debug_log:
+            return (f"the sandbox ({self.mode}) did not start; set AUTOGRADER_SANDBOX_DEBUG=1 "
+                    "to see why")  # fmt: skip
+        try:
+            said = Path(self.debug_log).read_text(errors="replace").strip().splitlines()
+        except OSError:
+            said = []
+        return (f"the sandbox ({self.mode}) did not start: "
+                f"{' | '.join(said[-5:]) or 'it printed nothing'}; "
+                f"command: {shlex.join(self.command)}")  # fmt: skip
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None

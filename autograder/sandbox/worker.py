@@ -373,6 +373,7 @@ def _serve_submission(channel: int, folder: str, fontlist: dict[str, bytes]) -> 
     import numpy as np
 
     from autograder.sandbox import boundary, execute
+    from autograder.testing import applied_context
 
     os.setpgid(0, 0)
     _die_with_parent()  # the server's own request is not inherited: without it a child outlives it
@@ -435,38 +436,42 @@ def _serve_submission(channel: int, folder: str, fontlist: dict[str, bytes]) -> 
         op = message.get("op")
         started, cpu_before = time.perf_counter(), _cpu_seconds()
         cpu.arm("the test", float(message["cpu_left"]), None)  # the grader keeps the wall clock
+        caught: list[dict] = []  # warnings the call emitted, raised again in the test
         try:
-            if op == "get":
-                name = message["name"]
-                if name not in namespace:
-                    reply = {"op": "reply", "missing": True}
-                else:
-                    reply = {"op": "reply", "value": boundary.encode(namespace[name], handles)}
-            elif op == "call":
-                target = handles.get(message["target"])
-                args = boundary.decode(message["args"], resolve)
-                kwargs = boundary.decode(message["kwargs"], resolve)
-                if message.get("strict"):
-                    import warnings
+            # the test's NumPy error state and warnings filters, around this call only
+            with applied_context(message.get("context"), caught):
+                if op == "get":
+                    name = message["name"]
+                    if name not in namespace:
+                        reply = {"op": "reply", "missing": True}
+                    else:
+                        reply = {"op": "reply", "value": boundary.encode(namespace[name], handles)}
+                elif op == "call":
+                    target = handles.get(message["target"])
+                    args = boundary.decode(message["args"], resolve)
+                    kwargs = boundary.decode(message["kwargs"], resolve)
+                    if message.get("strict"):
+                        import warnings
 
-                    with (
-                        np.errstate(over="raise", invalid="raise", divide="raise"),
-                        warnings.catch_warnings(),
-                    ):
-                        warnings.simplefilter("error", RuntimeWarning)
+                        with (
+                            np.errstate(over="raise", invalid="raise", divide="raise"),
+                            warnings.catch_warnings(),
+                        ):
+                            warnings.simplefilter("error", RuntimeWarning)
+                            value = target(*args, **kwargs)
+                    else:
                         value = target(*args, **kwargs)
+                    reply = {"op": "reply", "value": boundary.encode(value, handles)}
+                elif op == "getattr":
+                    value = getattr(handles.get(message["target"]), str(message["name"]))
+                    reply = {"op": "reply", "value": boundary.encode(value, handles)}
+                elif op == "setattr":
+                    value = boundary.decode(message["value"], resolve)
+                    setattr(handles.get(message["target"]), str(message["name"]), value)
+                    reply = {"op": "reply", "value": None}
                 else:
-                    value = target(*args, **kwargs)
-                reply = {"op": "reply", "value": boundary.encode(value, handles)}
-            elif op == "getattr":
-                value = getattr(handles.get(message["target"]), str(message["name"]))
-                reply = {"op": "reply", "value": boundary.encode(value, handles)}
-            elif op == "setattr":
-                value = boundary.decode(message["value"], resolve)
-                setattr(handles.get(message["target"]), str(message["name"]), value)
-                reply = {"op": "reply", "value": None}
-            else:
-                reply = {"op": "error", "type": "ProtocolError", "message": f"unknown op {op!r}"}
+                    reply = {"op": "error", "type": "ProtocolError",
+                             "message": f"unknown op {op!r}"}  # fmt: skip
         except BaseException as error:  # noqa: BLE001 - SystemExit from student code included
             if isinstance(error, MemoryError):  # its frames hold what it allocated: free it first
                 traceback.clear_frames(error.__traceback__)
@@ -477,6 +482,8 @@ def _serve_submission(channel: int, folder: str, fontlist: dict[str, bytes]) -> 
             name = "MemoryError" if isinstance(error, MemoryError) else type(error).__name__
             reply = {"op": "error", "type": name[:80], "message": text}
         cpu.disarm()
+        if caught and reply["op"] == "reply":
+            reply["warnings"] = caught
         reply.update(id=message["id"], seconds=time.perf_counter() - started,
                      cpu=_cpu_seconds() - cpu_before)  # fmt: skip
         try:
