@@ -9,40 +9,39 @@ autograder export grades <lab> --format canvas|moodle|gradescope|csv [--roster r
 autograder export nbgrader <lab> [--out dist/nbgrader]  the lab as an nbgrader course folder
 autograder validate <notebook> [--lab <lab>]   a student's check before submitting
 autograder demo                        release every lab and self-check it
+autograder init <folder>               a new course that releases and grades an example lab
+autograder new-lab <id> [--title T]    a source notebook, hidden tests and config entry
+autograder import nbgrader|otter <path>   an nbgrader or Otter Assign assignment as a lab
 
 Exit status: 0 done; 1 a self-check failed; 2 nothing was done (a mistake in the command, the
-course config, the roster, or a gradebook that is not there), said in one line; 3 graded, but
-some inputs were refused (each named in one line above the summary).
+course config or files, the roster, or a gradebook that is not there), said in one line; 3 graded,
+but some inputs were refused (each named in one line above the summary); 4 some submissions could
+not be graded because of the grader (not the submission: each named above the summary, recorded
+as the grader's fault; grade them again with --force once the cause is fixed).
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
+import os
+import signal
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from autograder.authoring.release import ReleaseError, release_lab
-from autograder.authoring.stubs import SourceError
 from autograder.core.config import ConfigError, Course, load_course
-from autograder.core.notebook import NotebookError
-from autograder.distributed.client import ClusterError
-from autograder.exports.grades import FORMATS, GradeExportError
-from autograder.intake import IntakeError
-from autograder.intake.roster import RosterError
-from autograder.judging.hidden_tests import HiddenTestsError, check_points, run_hidden_tests
-from autograder.records.gradebook import GradebookError
-from autograder.records.report import ReportError
-from autograder.sandbox import SandboxError
-from autograder.validate import ValidateError
+from autograder.core.errors import UserError
 
-USER_ERRORS = (ConfigError, ReleaseError, HiddenTestsError, NotebookError, SourceError,
-               IntakeError, SandboxError, RosterError, GradebookError, ReportError,
-               ClusterError, GradeExportError, ValidateError)  # fmt: skip
+# Every step's one-line errors share UserError: caught here without importing the steps, so a
+# command pays only for the steps it runs.
+USER_ERRORS = (UserError,)
 EXIT_CHECK_FAILED = 1
 EXIT_USER_ERROR = 2
 EXIT_SOME_REFUSED = 3
+EXIT_GRADER_FAILED = 4
 
 
 def _labs(course: Course, names: list[str], all_labs: bool) -> list[str]:
@@ -53,9 +52,22 @@ def _labs(course: Course, names: list[str], all_labs: bool) -> list[str]:
     return names
 
 
+def _require_course_files(course: Course, release: bool = False) -> None:
+    """One line naming a file the course lacks (conftest, courselib, constraints) and what to do,
+    before any work starts."""
+    from autograder.authoring.course_init import course_file_problem
+
+    problem = course_file_problem(course.root, release)
+    if problem:
+        raise ConfigError(problem)
+
+
 def cmd_release(course: Course, args: argparse.Namespace) -> int:
+    from autograder.authoring.release import release_lab
+
     if not args.labs and not args.all:
         raise ConfigError("name a lab to release, or --all")
+    _require_course_files(course, release=True)
     for lab_id in _labs(course, args.labs, args.all):
         started = time.perf_counter()
         summary = release_lab(course, lab_id, check_tests=not args.no_check, force=args.force)
@@ -65,6 +77,8 @@ def cmd_release(course: Course, args: argparse.Namespace) -> int:
 
 def self_check(course: Course, lab_id: str) -> str:
     """One line: the lab's points add up and its hidden tests pass on the reference."""
+    from autograder.judging.hidden_tests import check_points, run_hidden_tests
+
     total = check_points(course, lab_id)
     records = run_hidden_tests(course, lab_id)
     passed = [record for record in records if record.outcome == "passed"]
@@ -77,6 +91,7 @@ def self_check(course: Course, lab_id: str) -> str:
 
 
 def cmd_check(course: Course, args: argparse.Namespace) -> int:
+    _require_course_files(course)
     failed = False
     for lab_id in _labs(course, args.labs, False):
         line = self_check(course, lab_id)
@@ -87,8 +102,9 @@ def cmd_check(course: Course, args: argparse.Namespace) -> int:
 
 def _grade(course: Course, lab_id: str, inputs: list[Path], workers: int, device: str,
            force: bool, db: str | None, roster: Path | None = None,
-           scheduler: str | None = None) -> tuple[list[str], bool]:
-    """(lines to print, whether some inputs were refused)."""
+           scheduler: str | None = None) -> tuple[list[str], bool, int]:
+    """(lines to print, whether some inputs were refused, how many submissions the grader
+    failed to grade)."""
     import tempfile
 
     from autograder.intake import gather
@@ -97,6 +113,7 @@ def _grade(course: Course, lab_id: str, inputs: list[Path], workers: int, device
     from autograder.records.gradebook import Gradebook
 
     course.lab(lab_id)
+    _require_course_files(course)
     device = resolve_device(device)
     course_roster = load_roster(roster) if roster else None
     with tempfile.TemporaryDirectory(prefix="autograder-intake-") as scratch:
@@ -109,19 +126,26 @@ def _grade(course: Course, lab_id: str, inputs: list[Path], workers: int, device
     if intake.refused:
         lines.append(f"{len(intake.refused)} inputs refused (named above); everything else was "
                      "graded")  # fmt: skip
-    return lines, bool(intake.refused)
+    ungraded = summary.outcomes.get("grader error", 0)
+    if ungraded:
+        lines.append(f"{ungraded} submissions could not be graded because of the grader (named "
+                     "above, recorded as its fault): fix the cause, then grade them again with "
+                     "--force")  # fmt: skip
+    return lines, bool(intake.refused), ungraded
 
 
 def cmd_grade(course: Course, args: argparse.Namespace) -> int:
     from autograder.judging.grading import default_workers
 
     workers = args.workers or default_workers()
-    lines, refused = _grade(course, args.lab, args.inputs, workers, args.device, args.force,
-                            args.db, args.roster, args.scheduler)  # fmt: skip
+    lines, refused, ungraded = _grade(course, args.lab, args.inputs, workers, args.device,
+                                      args.force, args.db, args.roster, args.scheduler)
     for line in lines:
         print(line)
     print(f"gradebook: {args.db or course.root / 'gradebook.sqlite'}; "
           f"next: autograder report {args.lab}")  # fmt: skip
+    if ungraded:
+        return EXIT_GRADER_FAILED
     return EXIT_SOME_REFUSED if refused else 0
 
 
@@ -189,6 +213,7 @@ def cmd_validate(course: Course, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(course: Course, args: argparse.Namespace) -> int:
+    from autograder.authoring.release import release_lab
     from autograder.sandbox import isolation
 
     print(f"{course.name} ({course.term}): {len(course.labs)} labs in {course.root}")
@@ -207,6 +232,40 @@ def cmd_demo(course: Course, args: argparse.Namespace) -> int:
         for line in _grade(course, lab_id, [examples], 2, "auto", True, db)[0]:
             print(line)
         print(_report(course, lab_id, course.root / "reports" / lab_id, db))
+    return 0
+
+
+def cmd_init(course: Course | None, args: argparse.Namespace) -> int:
+    from autograder.authoring.course_init import init_course
+
+    written = init_course(args.folder, args.name, args.term)
+    print(f"created the course in {args.folder.resolve()}: {', '.join(written)}")
+    print(f"next: cd {args.folder} && autograder release example && autograder check")
+    return 0
+
+
+def cmd_new_lab(course: Course | None, args: argparse.Namespace) -> int:
+    from autograder.authoring.course_init import new_lab
+    from autograder.core.config import find_course_root
+
+    root = args.course.resolve() if args.course else find_course_root()
+    written = new_lab(root, args.lab, args.title)
+    print(f"created {', '.join(written)}")
+    print(f"next: edit them, then autograder release {args.lab}")
+    return 0
+
+
+def cmd_import(course: Course | None, args: argparse.Namespace) -> int:
+    from autograder.core.config import find_course_root
+
+    root = args.course.resolve() if args.course else find_course_root()
+    if args.tool == "nbgrader":
+        from autograder.authoring.import_nbgrader import import_nbgrader as run_import
+    else:
+        from autograder.authoring.import_otter import import_otter as run_import
+    written = run_import(root, args.path, args.lab)
+    print("\n".join(written))
+    print("next: read the hidden tests, then autograder release <lab>")
     return 0
 
 
@@ -257,7 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     gradescope.set_defaults(run=cmd_export_gradescope)
     grades = targets.add_parser("grades", help="final grades as an LMS import CSV")
     grades.add_argument("lab", help="lab id")
-    grades.add_argument("--format", choices=FORMATS, required=True)
+    grades.add_argument("--format", required=True, metavar="canvas|moodle|gradescope|csv",
+                        help="the LMS's import format")
     grades.add_argument("--roster", type=Path, default=None,
                         help="the course's students and their LMS ids (see README)")
     grades.add_argument("--db", default=None, help="SQLAlchemy URL (default: gradebook.sqlite)")
@@ -281,13 +341,78 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="release, self-check and grade the examples")
     demo.set_defaults(run=cmd_demo)
+
+    init = commands.add_parser("init", help="a new course folder with an example lab")
+    init.add_argument("folder", type=Path, help="where to create it (new or empty)")
+    init.add_argument("--name", default=None, help="the course's name (default: the folder's)")
+    init.add_argument("--term", default=None, help="the term (default: this year)")
+    init.set_defaults(run=cmd_init, without_course=True)
+
+    lab = commands.add_parser("new-lab", help="a new lab: source notebook, hidden tests, config")
+    lab.add_argument("lab", help="lab id: lower-case letters, digits and _")
+    lab.add_argument("--title", default=None, help="the lab's title")
+    lab.set_defaults(run=cmd_new_lab, without_course=True)
+
+    imports = commands.add_parser("import", help="an nbgrader or Otter assignment as a lab")
+    tools = imports.add_subparsers(dest="tool", required=True)
+    for tool, what in (("nbgrader", "an nbgrader assignment folder or source notebook"),
+                       ("otter", "an Otter Assign master notebook")):  # fmt: skip
+        importer = tools.add_parser(tool, help=what)
+        importer.add_argument("path", type=Path, help=what)
+        importer.add_argument("--lab", default=None,
+                              help="the lab id (default: from the notebook's name)")
+        importer.set_defaults(run=cmd_import, without_course=True)
     return parser
+
+
+def _descendants() -> list[int]:
+    """The processes this one started, and theirs, still running (zombies left out)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()  # after "pid (name) "
+        if fields and fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    found, queue = [], list(children.get(os.getpid(), []))
+    while queue:
+        pid = queue.pop()
+        found.append(pid)
+        queue += children.get(pid, [])
+    return found
+
+
+def end_leftover_processes(grace_s: float = 3.0) -> list[int]:
+    """No process outlives the command: a kernel, sandbox or worker still running when the command
+    is done is asked to stop (SIGTERM), then killed. Returns the pids that were left."""
+    left = _descendants()
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline and _descendants():
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        time.sleep(0.05)
+    for pid in _descendants():
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    return left
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if argv is None:  # the command itself (not a call from a test): end what it leaves running
+        atexit.register(end_leftover_processes)
     run: Callable[[Course, argparse.Namespace], int] = args.run
     try:
+        if getattr(args, "without_course", False):  # init, new-lab: the config may not load yet
+            return run(None, args)
         return run(load_course(args.course), args)
     except USER_ERRORS as exc:
         print(f"autograder: error: {exc}", file=sys.stderr)

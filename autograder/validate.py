@@ -299,6 +299,7 @@ def validate_in_course(course: Course, notebook: Path, lab_id: str | None = None
 # checks as `autograder validate` without the kit, the course or the hidden tests.
 STUDENT_APP = "validate.pyz"
 STUDENT_APP_MODULES = ("autograder/__init__.py", "autograder/core/__init__.py",
+                       "autograder/core/errors.py",
                        "autograder/core/notebook.py", "autograder/core/safe_text.py",
                        "autograder/validate.py")  # fmt: skip
 

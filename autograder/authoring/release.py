@@ -176,7 +176,7 @@ def execute_solution(nb: NotebookNode, timeout_s: float) -> NotebookNode:
                 nb, km=kernel, timeout=timeout_s, record_timing=False,
                 resources={"metadata": {"path": workdir}},
             )  # fmt: skip
-            client.execute()
+            client.execute(cleanup_kc=True)  # a kernel it was handed is not shut down otherwise
     except CellExecutionError as exc:
         lines = [line for line in str(exc).splitlines() if line.strip()]
         raise ReleaseError(f"the solution notebook fails to run: {lines[-1][:300]}") from None

@@ -133,7 +133,8 @@ def test_dead_workers_lose_nothing_and_a_killer_is_recorded_crashed(tiny_course:
     db = f"sqlite:///{tiny_course / 'gradebook.sqlite'}"
     command = ["--course", str(tiny_course), "grade", "tiny", str(inbox), "--db", db,
                "--scheduler", "local:2"]  # fmt: skip
-    assert cli.main(command) == 0
+    # eve's crash is counted as the grader's failure (exit 4), not as a grade of zero
+    assert cli.main(command) == cli.EXIT_GRADER_FAILED
     out = capsys.readouterr().out
     assert marker.exists()  # frank's first worker did die
     book = Gradebook(db)
