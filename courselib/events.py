@@ -97,7 +97,7 @@ def mean_PRF(results: Iterable[PRFResult]) -> PRFResult:
 
 
 def peak_pick(
-    curve: ArrayLike, height: float = 0.5, distance: int | None = None, tolerance: int = 0
+    curve: ArrayLike, height: float = 0.4, distance: int | None = None, tolerance: int = 0
 ) -> np.ndarray:
     """Indices of the peaks of a 1-D curve with ``scipy.signal.find_peaks``.
 
@@ -164,7 +164,7 @@ def eval_peaks_dataset(
     targets: ArrayLike,
     predictions: ArrayLike,
     tolerance: int = 2,
-    height: float = 0.5,
+    height: float = 0.4,
     distance: int | None = None,
 ) -> list[PRFResult]:
     """Peak-pick target curves and predictions alike, then evaluate each sample with eval_PRF.

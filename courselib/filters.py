@@ -55,14 +55,16 @@ def echo(x: ArrayLike, delay: int = 3, gain: float = 0.6, length: int | None = N
 
 
 def smoothing(x: ArrayLike, s: float = 0.5, length: int | None = None) -> np.ndarray:
-    """Exponential smoothing: y[n] = s * y[n-1] + (1 - s) * x[n], at initial rest.
+    """Exponential smoothing: y[n] = s * x[n] + (1 - s) * y[n-1], at initial rest (PCPT Unit 9).
 
-    Impulse response: h[n] = (1 - s) * s**n for n >= 0. With s = 1 the output stays 0 (the
-    filter ignores its input); with s = 0 it is the input itself.
+    A weighted average of the current input and the previous output: a small s gives a smoother
+    output (0 < s <= 1 in the lesson). Impulse response: h[n] = s * (1 - s)**n for n >= 0. With
+    s = 1 the output is the input itself (h = delta); with s = 0 it stays 0 (the filter ignores
+    its input). Both are finite responses.
 
     Args:
         x: input signal, shape (N,).
-        s: smoothing factor (0 <= s < 1 for a stable low-pass).
+        s: smoothing factor (0 < s < 2 for a stable filter; 0 < s <= 1 for a low-pass average).
         length: optional output length >= N; ``x`` is zero-padded to it.
 
     Returns:
@@ -72,7 +74,7 @@ def smoothing(x: ArrayLike, s: float = 0.5, length: int | None = None) -> np.nda
     y = np.zeros_like(x)
     prev = 0.0
     for n in range(len(x)):
-        prev = s * prev + (1.0 - s) * x[n]
+        prev = s * x[n] + (1.0 - s) * prev
         y[n] = prev
     return y
 

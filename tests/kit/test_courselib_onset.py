@@ -67,10 +67,14 @@ def test_echo_impulse_response():
 
 
 def test_smoothing_impulse_response():
-    for s in (0.0, 0.3, 0.5, 0.9):
-        np.testing.assert_allclose(smoothing(IMPULSE, s=s), (1 - s) * s**n, atol=1e-15)
-    # s = 1: y[n] = y[n-1] from rest, the output stays 0 (and finite)
-    np.testing.assert_array_equal(smoothing(IMPULSE, s=1.0), np.zeros(N_IMP))
+    # PCPT's convention: y[n] = s*x[n] + (1-s)*y[n-1], so h[n] = s*(1-s)**n
+    for s in (0.1, 0.3, 0.5, 0.9, 1.0):
+        np.testing.assert_allclose(smoothing(IMPULSE, s=s), s * (1 - s) ** n, atol=1e-15)
+    # small s: smoother (a longer, flatter response)
+    assert smoothing(IMPULSE, s=0.2)[5] > smoothing(IMPULSE, s=0.8)[5]
+    # s = 1: the input itself; s = 0: the output stays 0 (both finite)
+    np.testing.assert_array_equal(smoothing(IMPULSE, s=1.0), IMPULSE)
+    np.testing.assert_array_equal(smoothing(IMPULSE, s=0.0), np.zeros(N_IMP))
 
 
 def test_change_detector_impulse_response_starts_with_k():
@@ -90,7 +94,7 @@ def test_running_sum_decay_impulse_response():
 
 FILTERS_AS_LFILTER = [
     (lambda x, **kw: echo(x, delay=4, gain=0.7, **kw), [1.0], [1, 0, 0, 0, -0.7]),
-    (lambda x, **kw: smoothing(x, s=0.3, **kw), [0.7], [1, -0.3]),
+    (lambda x, **kw: smoothing(x, s=0.3, **kw), [0.3], [1, -0.7]),
     (lambda x, **kw: change_detector_recursive(x, r=0.6, k=2.0, **kw), [2.0, -2.0], [1, -0.6]),
     (lambda x, **kw: running_sum_decay(x, r=0.8, **kw), [1.0], [1, -0.8]),
 ]
@@ -336,6 +340,7 @@ def test_eval_PRF_agrees_with_mir_eval_when_cond_ref_holds():
 def test_peak_pick_default_distance():
     curve = np.zeros(30)
     curve[[5, 8, 20, 29]] = [0.9, 1.0, 0.7, 1.0]  # 29: last index, never reported
+    curve[14] = 0.35  # below the default height 0.4
     curve[0] = 1.0  # first index, never reported
     np.testing.assert_array_equal(peak_pick(curve, tolerance=0), [5, 8, 20])
     # tolerance 2 -> distance 5: of 5 and 8 only the higher (8) survives
@@ -350,7 +355,7 @@ def test_eval_peaks_dataset_small_case():
     preds = np.zeros((2, T))
     targets[0, [5, 15, 25]] = 1.0
     preds[0, [6, 15]] = [0.8, 0.9]
-    preds[0, 24] = 0.4  # below height
+    preds[0, 24] = 0.3  # below the default height 0.4
     targets[1, [10, 20]] = 1.0
     preds[1, [10, 12]] = [0.6, 0.7]  # 2 apart: distance 5 keeps only 12
     res = eval_peaks_dataset(targets, preds, tolerance=2)

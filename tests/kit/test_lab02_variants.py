@@ -11,14 +11,14 @@ from variants import Variant, variant_tests
 
 pytestmark = pytest.mark.slow
 LAB = "lab02_onset_detection"
-IMPULSE = "1.1 impulse response"
-FINITE = "1.2 finite or infinite response"
+IMPULSE = "1.1 Impulse responses"
+FINITE = "1.2 Finite or infinite response"
 FIR_IIR = "1.3 FIR or IIR"
-POS_WEIGHT = "2.1 pos_weight"
-WEIGHTED_LOSS = "2.2 weighted loss"
-EVALUATION = "3.1 event evaluation"
-TRAINING = "3.2 training loop"
-QUALITY = "3.3 onset detection quality"
+POS_WEIGHT = "2.1 The positive-class weight"
+WEIGHTED_LOSS = "2.2 The weighted loss"
+EVALUATION = "3.1 Evaluating a model on a dataset"
+TRAINING = "3.2 The training loop"
+QUALITY = "3.3 Onset detection quality"
 
 WEIGHT_FORMULA = "    pos_weight = (1.0 - pos_frac) / (pos_frac + eps)"
 POS_FRAC = "    pos_frac = int((Y > threshold).sum()) / Y.numel()"
@@ -49,19 +49,29 @@ BY_HAND = """    model.eval()
             scores.append(eval_PRF(B_ref, B_pred, tolerance)[:3])
     P_mean, R_mean, F_mean = np.mean(scores, axis=0)"""
 PREDICT = "    predictions = compute_prediction_dataset(model, ds, apply_sigmoid=True)"
+CLIP_THEN_STEP = """            if clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), clip)
+            optimizer.step()"""
+STEP_THEN_CLIP = """            optimizer.step()
+            if clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), clip)"""
 
 WRONG = [
     Variant("step response instead of impulse response", "impulse",
             "    return np.asarray(filter_fn(impulse, **params), dtype=np.float64)",
             "    return np.asarray(filter_fn(np.ones(length), **params), dtype=np.float64)",
             frozenset({IMPULSE, FINITE})),
-    Variant("finite when only the last sample is zero", "impulse", FINITE_TEST,
+    Variant("finite when only the last sample is zero", "finite_response", FINITE_TEST,
             "    return bool(h[-1] == 0.0)", frozenset({FINITE})),
-    Variant("finite when the tail is merely close to zero", "impulse", FINITE_TEST,
+    Variant("finite-response window that starts at the middle sample (odd lengths)", "finite_response",
+            FINITE_TEST, "    return bool(np.all(h[length // 2 :] == 0.0))", frozenset({FINITE})),
+    Variant("finite when the tail is merely close to zero", "finite_response", FINITE_TEST,
             "    return bool(np.allclose(h[length - length // 2 :], 0.0))", frozenset({FINITE})),
     Variant("plain running sum counted as decaying", "fir_iir_answers",
             '"change_detector", "running_sum_decay"}',
             '"change_detector", "running_sum_decay", "running_sum"}', frozenset({FIR_IIR})),
+    Variant("change detector with r = 1 counted as infinite (|r| < 1 read as necessary)",
+            "fir_iir_answers", ', "change_detector_r1"}', "}", frozenset({FIR_IIR})),
     Variant("inverted weight", "pos_weight", WEIGHT_FORMULA,
             "    pos_weight = pos_frac / (1.0 - pos_frac + eps)",
             frozenset({POS_WEIGHT, WEIGHTED_LOSS, TRAINING, QUALITY})),
@@ -84,15 +94,23 @@ WRONG = [
             "        val_losses", frozenset({TRAINING})),
     Variant("validation data used for training", "train", "        for x, y in train_loader:",
             "        for x, y in list(train_loader) + list(val_loader):", frozenset({TRAINING})),
-    Variant("history scores measured on the training data", "train",
-            "\n        P, R, F = evaluate_model_dataset(model, val_ds,",
-            "\n        P, R, F = evaluate_model_dataset(model, train_ds,", frozenset({TRAINING})),
+    Variant("validation scores measured on the training data", "train",
+            "val_P, val_R, val_F = evaluate_model_dataset(model, val_ds,",
+            "val_P, val_R, val_F = evaluate_model_dataset(model, train_ds,", frozenset({TRAINING})),
+    Variant("training function that seeds itself with 0", "train", "    device = get_device()\n",
+            "    seed_everything(0)\n    device = get_device()\n", frozenset({TRAINING})),
+    Variant("gradients clipped after optimizer.step()", "train", CLIP_THEN_STEP, STEP_THEN_CLIP,
+            frozenset({TRAINING})),
 ]
 
 CORRECT = [
-    Variant("finite response from the last non-zero index", "impulse", FINITE_TEST,
+    Variant("finite response from the last non-zero index", "finite_response", FINITE_TEST,
             "    nonzero = np.flatnonzero(h)\n"
             "    return bool(len(nonzero) == 0 or nonzero[-1] < length - length // 2)"),
+    Variant("finite-response tail indexed from the end", "finite_response", FINITE_TEST,
+            "    return not np.any(h[-(length // 2):])"),
+    Variant("pos_frac as the float64 mean of the mask", "pos_weight", POS_FRAC,
+            "    pos_frac = float((Y > threshold).double().mean())"),
     Variant("pos_weight with NumPy", "pos_weight",
             "    Y = torch.as_tensor(Y)\n" + POS_FRAC,
             "    Y = Y.detach().cpu().numpy() if isinstance(Y, torch.Tensor) else np.asarray(Y)\n"
@@ -108,6 +126,6 @@ CORRECT = [
 
 
 scores, test_variant_loses_points_exactly_where_it_is_wrong, test_enough_variants = variant_tests(
-    LAB, WRONG, CORRECT, least_wrong=8, least_correct=2,
+    LAB, WRONG, CORRECT, least_wrong=14, least_correct=5,
     under_load=True,  # the training tests' verdicts must not depend on a busy machine
 )

@@ -11,13 +11,13 @@ from variants import Variant, variant_tests
 
 pytestmark = pytest.mark.slow
 LAB = "lab03_sequence_generation"
-DATASET = "3.1 cosine dataset"
-FORWARD = "3.2 forward with teacher forcing"
-GENERATE = "3.3 generate"
-SCHEDULE = "3.4 teacher-forcing schedule"
-TRAINING = "3.4 training loop"
-EVALUATION = "3.5 evaluation"
-QUALITY = "3.6 generator quality"
+DATASET = "3.1 The data: make_cosine_batch"
+FORWARD = "3.2 The model: CosineGenerator.forward"
+GENERATE = "3.3 Generation: generate"
+SCHEDULE = "3.4 The teacher-forcing schedule: teacher_forcing_schedule"
+TRAINING = "3.5 Training: train_generator"
+EVALUATION = "3.6 Evaluation: evaluate_generation"
+QUALITY = "3.7 Graded: train your generator"
 
 FREE_RUN = "        out = model(x, teacher_forcing=0.0, warmup=warmup)"
 SCORED = "        per_sequence = ((out[:, warmup:] - x[:, warmup + 1:]) ** 2).mean(dim=1).numpy()"
@@ -28,6 +28,15 @@ NUMPY_BATCH = """    t = np.arange(length) * ANGULAR_STEP                      #
     return (torch.tensor(x, dtype=torch.float32),
             torch.tensor(amp, dtype=torch.float32),
             torch.tensor(phase, dtype=torch.float32))"""
+CLIP_THEN_STEP = """        if clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), clip)
+        opt.step()"""
+STEP_THEN_CLIP = """        opt.step()
+        if clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), clip)"""
+FREE_INPUT = """            elif teacher_forcing <= 0.0:
+                inp = prev
+"""
 
 WRONG = [
     Variant("teacher forcing left on during evaluation", "evaluate_generation", FREE_RUN,
@@ -49,6 +58,24 @@ WRONG = [
             "        loss = nn.functional.mse_loss(out[:, warmup:], x[:, warmup + 1:])",
             "        loss = nn.functional.mse_loss(out[:, warmup:], x[:, warmup:-1])",
             frozenset({TRAINING})),
+    Variant("fed-back predictions detached", "cosine_generator", FREE_INPUT,
+            FREE_INPUT.replace("inp = prev", "inp = prev.detach()"),
+            frozenset({FORWARD, TRAINING, QUALITY}),
+            edits=(("cosine_generator", "torch.where(use_true, x[:, t], prev)",
+                    "torch.where(use_true, x[:, t], prev.detach())"),)),
+    Variant("coins tossed even when teacher forcing is 0.0", "cosine_generator", FREE_INPUT, "",
+            frozenset({FORWARD, EVALUATION})),
+    Variant("evaluation leaves the model in eval mode", "evaluate_generation",
+            "    finally:\n        model.train(was_training)", "    finally:\n        pass",
+            frozenset({EVALUATION})),
+    Variant("gradients replaced by ones", "train_generator", "        loss.backward()\n",
+            "        loss.backward()\n        for parameter in model.parameters():\n"
+            "            parameter.grad = torch.ones_like(parameter)\n",
+            frozenset({TRAINING, QUALITY})),
+    Variant("gradients clipped after the optimizer step", "train_generator", CLIP_THEN_STEP,
+            STEP_THEN_CLIP, frozenset({TRAINING})),
+    Variant("invented losses (a falling list)", "train_generator", "    return losses",
+            "    return [1.0 / (step + 1) for step in range(steps)]", frozenset({TRAINING})),
 ]
 
 CORRECT = [
@@ -60,10 +87,22 @@ CORRECT = [
             "    t = torch.arange(length, dtype=torch.float64) * ANGULAR_STEP\n"
             "    x = amp[:, None] * torch.cos(t[None, :] + phase[:, None])\n"
             "    return x.float(), amp.float(), phase.float()"),
+    Variant("forward with one branch: torch.where with an all-True or all-False mask built "
+            "without random numbers", "cosine_generator", FREE_INPUT, """            elif teacher_forcing <= 0.0:
+                inp = torch.where(torch.zeros(B, dtype=torch.bool), x[:, t], prev)
+"""),
+    Variant("clipping with clip_grad_norm_ on a list of the parameters", "train_generator",
+            "            nn.utils.clip_grad_norm_(model.parameters(), clip)",
+            "            nn.utils.clip_grad_norm_(list(model.parameters()), max_norm=clip)"),
+    Variant("evaluation restores the mode without try/finally", "evaluate_generation",
+            "    try:\n", "    if True:\n",
+            edits=(("evaluate_generation", "    finally:\n        model.train(was_training)", ""),
+                   ("evaluate_generation", "        return float(per_sequence.mean()), per_sequence\n",
+                    "        model.train(was_training)\n        return float(per_sequence.mean()), per_sequence\n"))),
 ]
 
 
 scores, test_variant_loses_points_exactly_where_it_is_wrong, test_enough_variants = variant_tests(
-    LAB, WRONG, CORRECT, least_wrong=6, least_correct=1,
+    LAB, WRONG, CORRECT, least_wrong=12, least_correct=4,
     under_load=True,  # the training tests' verdicts must not depend on a busy machine
 )

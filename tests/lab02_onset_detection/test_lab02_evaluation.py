@@ -1,11 +1,11 @@
-"""Exercise 3: evaluate_model_dataset (peak picking, event P/R/F, macro average).
+"""Exercise 3.1: evaluate_model_dataset (peak picking, event P/R/F, macro average).
 
 Models and datasets are built twice with identical weights and seeds: inside the submission for
 its function, here for the reference.
 """
 
 import pytest
-from lab02_helpers import detector_model, novelty, random_tanh_rnn
+from lab02_helpers import QUESTIONS, detector_model, novelty, random_tanh_rnn
 
 
 def _compare(sub, ref, tol, models, datasets, label, **kwargs):
@@ -20,7 +20,7 @@ def _compare(sub, ref, tol, models, datasets, label, **kwargs):
         tol.assert_close(value, reference, what=f"{name} of {what}")
 
 
-@pytest.mark.question("3.1 event evaluation")
+@pytest.mark.question(QUESTIONS["evaluation"])
 @pytest.mark.points(2)
 def test_default_arguments(sub, ref, rng, tol):
     data = novelty(sub, rng, n_samples=24, seq_len=96)
@@ -30,7 +30,7 @@ def test_default_arguments(sub, ref, rng, tol):
     _compare(sub, ref, tol, random_tanh_rnn(sub, ref, rng), data, "untrained SimpleTanhRNN, defaults")
 
 
-@pytest.mark.question("3.1 event evaluation")
+@pytest.mark.question(QUESTIONS["evaluation"])
 @pytest.mark.points(2)
 def test_tolerance_and_height(sub, ref, rng, tol):
     data = novelty(sub, rng, n_samples=24, seq_len=96)
@@ -40,7 +40,7 @@ def test_tolerance_and_height(sub, ref, rng, tol):
                  tolerance=tolerance, height=height)
 
 
-@pytest.mark.question("3.1 event evaluation")
+@pytest.mark.question(QUESTIONS["evaluation"])
 @pytest.mark.points(2)
 def test_distance_is_honoured(sub, ref, rng, tol):
     data = novelty(sub, rng, n_samples=24, seq_len=96)
@@ -50,7 +50,7 @@ def test_distance_is_honoured(sub, ref, rng, tol):
                  tolerance=tolerance, distance=distance)
 
 
-@pytest.mark.question("3.1 event evaluation")
+@pytest.mark.question(QUESTIONS["evaluation"])
 @pytest.mark.points(2)
 def test_model_is_evaluated_in_eval_mode(sub, ref, rng, tol):
     data = novelty(sub, rng, n_samples=24, seq_len=96)

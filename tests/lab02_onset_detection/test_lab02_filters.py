@@ -6,7 +6,7 @@ courselib.filters (`sub.echo`, ...), the same functions the reference uses here.
 
 import numpy as np
 import pytest
-from lab02_helpers import FILTER_NAMES, random_filter_params
+from lab02_helpers import FILTER_NAMES, QUESTIONS, random_filter_params
 
 
 def _as_bool(value, what):
@@ -14,7 +14,7 @@ def _as_bool(value, what):
     return bool(value)
 
 
-@pytest.mark.question("1.1 impulse response")
+@pytest.mark.question(QUESTIONS["impulse"])
 @pytest.mark.points(3)
 def test_impulse_responses_of_the_four_filters(sub, ref, rng, tol):
     for name in FILTER_NAMES:
@@ -26,7 +26,7 @@ def test_impulse_responses_of_the_four_filters(sub, ref, rng, tol):
                          what=f"impulse_response({name}, length={length}, {described})")
 
 
-@pytest.mark.question("1.1 impulse response")
+@pytest.mark.question(QUESTIONS["impulse"])
 @pytest.mark.points(1)
 def test_impulse_response_defaults_and_type(sub, tol):
     h = sub.impulse_response(sub.echo, delay=4, gain=0.5)
@@ -37,7 +37,7 @@ def test_impulse_response_defaults_and_type(sub, tol):
     tol.assert_close(h, expected, what="impulse_response(echo, delay=4, gain=0.5) (default length 12)")
 
 
-@pytest.mark.question("1.1 impulse response")
+@pytest.mark.question(QUESTIONS["impulse"])
 @pytest.mark.points(1)
 def test_impulse_response_closed_forms(sub, rng, tol):
     r, k = float(rng.uniform(0.2, 0.9)), float(rng.uniform(0.5, 2.0))
@@ -47,14 +47,23 @@ def test_impulse_response_closed_forms(sub, rng, tol):
                      what=f"impulse_response(change_detector_recursive, length=30, r={r:.3g}, k={k:.3g})")
     tol.assert_close(sub.impulse_response(sub.running_sum_decay, length=1, r=r), [1.0],
                      what="impulse_response(running_sum_decay, length=1)")
+    s = float(rng.uniform(0.1, 0.9))
+    tol.assert_close(sub.impulse_response(sub.smoothing, length=25, s=s), s * (1 - s) ** np.arange(25),
+                     what=f"impulse_response(smoothing, length=25, s={s:.3g}) (h[n] = s (1 - s)^n)")
 
 
 FINITE_CASES = [
     ("echo, gain=0", "echo", {"delay": 3, "gain": 0.0}),
-    ("smoothing, s=1", "smoothing", {"s": 1.0}),
-    ("smoothing, s=0", "smoothing", {"s": 0.0}),
+    ("smoothing, s=1", "smoothing", {"s": 1.0}),  # h = delta
+    ("smoothing, s=0", "smoothing", {"s": 0.0}),  # h = 0
     ("change detector, r=0, k=1.7", "change_detector_recursive", {"r": 0.0, "k": 1.7}),
+    ("change detector, r=1, k=0.8", "change_detector_recursive", {"r": 1.0, "k": 0.8}),  # [k, 0, ...]
     ("running sum, r=0", "running_sum_decay", {"r": 0.0}),
+    # Odd lengths with a non-zero middle sample: only the last length // 2 samples count.
+    ("change detector, r=0, k=1.3, length=3 (h = [k, -k, 0])", "change_detector_recursive",
+     {"r": 0.0, "k": 1.3, "length": 3}),
+    ("echo, delay=2, gain=0, length=5 (h = [1, 0, 0, 0, 0])", "echo", {"delay": 2, "gain": 0.0, "length": 5}),
+    ("change detector, r=0, k=1, length=5", "change_detector_recursive", {"r": 0.0, "k": 1.0, "length": 5}),
 ]
 INFINITE_CASES = [
     ("echo, delay=5, gain=0.6", "echo", {"delay": 5, "gain": 0.6}),  # samples 61..63 are zero
@@ -64,10 +73,14 @@ INFINITE_CASES = [
     ("running sum, r=1", "running_sum_decay", {"r": 1.0}),
     ("running sum, r=-0.5", "running_sum_decay", {"r": -0.5}),
     ("echo, delay=2, gain=1.1", "echo", {"delay": 2, "gain": 1.1}),
+    ("smoothing, s=2 (h = 2(-1)^n)", "smoothing", {"s": 2.0}),
+    # Odd lengths: the last sample of the first half is not inspected, the first of the rest is.
+    ("echo, delay=3, gain=0.5, length=7", "echo", {"delay": 3, "gain": 0.5, "length": 7}),
+    ("echo, delay=4, gain=0.5, length=9", "echo", {"delay": 4, "gain": 0.5, "length": 9}),
 ]
 
 
-@pytest.mark.question("1.2 finite or infinite response")
+@pytest.mark.question(QUESTIONS["finite"])
 @pytest.mark.points(2)
 def test_finite_responses_are_recognised(sub):
     for label, name, params in FINITE_CASES:
@@ -76,7 +89,7 @@ def test_finite_responses_are_recognised(sub):
         assert result is True, f"has_finite_response({label}) returned False, but its response is finite"
 
 
-@pytest.mark.question("1.2 finite or infinite response")
+@pytest.mark.question(QUESTIONS["finite"])
 @pytest.mark.points(2)
 def test_infinite_responses_are_recognised(sub):
     for label, name, params in INFINITE_CASES:
@@ -88,7 +101,7 @@ def test_infinite_responses_are_recognised(sub):
         )
 
 
-@pytest.mark.question("1.2 finite or infinite response")
+@pytest.mark.question(QUESTIONS["finite"])
 @pytest.mark.points(1)
 def test_window_length_is_honoured(sub):
     cases = [
@@ -118,13 +131,13 @@ def _check_answer(answer, expected, name, names):
     assert exact, f"{name} is not right: it contains names that do not belong"
 
 
-@pytest.mark.question("1.3 FIR or IIR")
+@pytest.mark.question(QUESTIONS["fir_iir"])
 @pytest.mark.points(2)
 def test_finite_response_set(sub, ref):
     _check_answer(sub.FINITE_RESPONSE, set(ref.FINITE_RESPONSE), "FINITE_RESPONSE", set(ref.LESSON_FILTERS))
 
 
-@pytest.mark.question("1.3 FIR or IIR")
+@pytest.mark.question(QUESTIONS["fir_iir"])
 @pytest.mark.points(2)
 def test_decays_never_zero_set(sub, ref):
     _check_answer(sub.DECAYS_NEVER_ZERO, set(ref.DECAYS_NEVER_ZERO), "DECAYS_NEVER_ZERO",

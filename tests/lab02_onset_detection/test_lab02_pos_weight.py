@@ -1,9 +1,9 @@
-"""Exercise 2: the positive-class weight and the weighted BCE loss."""
+"""Exercises 2.1 and 2.2: the positive-class weight and the weighted BCE loss."""
 
 import numpy as np
 import pytest
 import torch
-from lab02_helpers import novelty
+from lab02_helpers import QUESTIONS, novelty
 
 RTOL = 1e-6
 
@@ -15,7 +15,7 @@ def _pair(result, what):
     return result
 
 
-@pytest.mark.question("2.1 pos_weight")
+@pytest.mark.question(QUESTIONS["pos_weight"])
 @pytest.mark.points(2)
 def test_binary_targets_match_reference(sub, ref, rng, tol):
     Y = torch.tensor(rng.random((12, 50, 1)) < rng.uniform(0.05, 0.3), dtype=torch.float32)
@@ -26,7 +26,7 @@ def test_binary_targets_match_reference(sub, ref, rng, tol):
     tol.assert_close(weight, expected_weight, what=f"pos_weight of {what}", rtol=RTOL)
 
 
-@pytest.mark.question("2.1 pos_weight")
+@pytest.mark.question(QUESTIONS["pos_weight"])
 @pytest.mark.points(2)
 def test_edge_cases_no_positives_and_all_positive(sub, tol):
     frac, weight = _pair(sub.pos_weight_from_targets(torch.zeros(4, 30, 1)), "pos_weight_from_targets")
@@ -39,7 +39,7 @@ def test_edge_cases_no_positives_and_all_positive(sub, tol):
     tol.assert_close(weight, 2.0, what="pos_weight for all-zero targets with eps=0.5", rtol=RTOL)
 
 
-@pytest.mark.question("2.1 pos_weight")
+@pytest.mark.question(QUESTIONS["pos_weight"])
 @pytest.mark.points(2)
 def test_soft_targets_thresholds_and_eps(sub, ref, rng, tol):
     _, ds = novelty(None, rng, n_samples=30, seq_len=80, sigma_target=float(rng.uniform(1.0, 2.5)))
@@ -66,7 +66,7 @@ def _loss(sub, ds):
     return loss
 
 
-@pytest.mark.question("2.2 weighted loss")
+@pytest.mark.question(QUESTIONS["weighted_loss"])
 @pytest.mark.points(2)
 def test_loss_carries_the_datasets_pos_weight(sub, ref, rng, tol):
     for sigma in (None, 1.0):
@@ -81,7 +81,7 @@ def test_loss_carries_the_datasets_pos_weight(sub, ref, rng, tol):
                          what=f"pos_weight of the loss (targets with sigma_target={sigma})")
 
 
-@pytest.mark.question("2.2 weighted loss")
+@pytest.mark.question(QUESTIONS["weighted_loss"])
 @pytest.mark.points(2)
 def test_loss_value_matches_reference(sub, ref, rng, tol):
     remote_ds, ds = novelty(sub, rng, n_samples=24, seq_len=64)

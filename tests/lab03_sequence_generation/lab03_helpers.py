@@ -12,14 +12,15 @@ import numpy as np
 import torch
 
 ANGULAR_STEP = 0.1
+# Question names: the notebook's headings without their "(N points)" (and without backticks).
 QUESTIONS = {
-    "dataset": "3.1 cosine dataset",
-    "forward": "3.2 forward with teacher forcing",
-    "generate": "3.3 generate",
-    "schedule": "3.4 teacher-forcing schedule",
-    "training": "3.4 training loop",
-    "evaluation": "3.5 evaluation",
-    "quality": "3.6 generator quality",
+    "dataset": "3.1 The data: make_cosine_batch",
+    "forward": "3.2 The model: CosineGenerator.forward",
+    "generate": "3.3 Generation: generate",
+    "schedule": "3.4 The teacher-forcing schedule: teacher_forcing_schedule",
+    "training": "3.5 Training: train_generator",
+    "evaluation": "3.6 Evaluation: evaluate_generation",
+    "quality": "3.7 Graded: train your generator",
 }
 
 
@@ -50,6 +51,24 @@ def cosines(rng: np.random.Generator, n: int, length: int, amp_range=(0.5, 1.5))
     phase = rng.uniform(0.0, 2.0 * np.pi, size=n)
     t = np.arange(length) * ANGULAR_STEP
     return torch.tensor(amp[:, None] * np.cos(t[None, :] + phase[:, None]), dtype=torch.float32)
+
+
+def assert_no_random_draws(sub, call, what: str, seed: int) -> None:
+    """`call()` must leave torch's global generator untouched: after manual_seed(seed) and the
+    call, the next torch.rand in the submission must equal the first one after manual_seed(seed)."""
+    sub.torch.manual_seed(seed)
+    call()
+    after = sub.torch.rand(8)
+    torch.manual_seed(seed)
+    assert torch.equal(after, torch.rand(8)), (
+        f"{what} drew random numbers from torch's generator; it must draw none"
+    )
+
+
+def partial_in(sub, function, **kwargs):
+    """functools.partial(function, **kwargs), built inside the submission (through torch's own
+    import of functools), so that autograd helpers there can call a model with keywords."""
+    return sub.torch.functools.partial(function, **kwargs)
 
 
 def one_call(local, x: torch.Tensor) -> torch.Tensor:

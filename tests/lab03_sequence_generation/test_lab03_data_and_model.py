@@ -1,9 +1,21 @@
 """Parts 3.1-3.3: make_cosine_batch, CosineGenerator.forward and generate."""
 
+import functools
+
 import numpy as np
 import pytest
 import torch
-from lab03_helpers import QUESTIONS, cosines, generator_pair, model_pair, one_call, seed_of, triple
+from lab03_helpers import (
+    QUESTIONS,
+    assert_no_random_draws,
+    cosines,
+    generator_pair,
+    model_pair,
+    one_call,
+    partial_in,
+    seed_of,
+    triple,
+)
 
 DATASET = QUESTIONS["dataset"]
 FORWARD = QUESTIONS["forward"]
@@ -11,7 +23,7 @@ GENERATE = QUESTIONS["generate"]
 
 
 @pytest.mark.question(DATASET)
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 def test_dataset_shapes_and_dtypes(sub, rng):
     for n, length in ((7, 33), (1, 1), (3, 250)):
         remote_rng, _ = generator_pair(sub, seed_of(rng))
@@ -48,7 +60,7 @@ def test_dataset_values_follow_the_rng(sub, rng, tol):
 
 
 @pytest.mark.question(DATASET)
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 def test_dataset_ranges_and_spread(sub, rng, tol):
     remote_rng, _ = generator_pair(sub, seed_of(rng))
     x, amp, phase = triple(sub.make_cosine_batch(4000, 64, remote_rng), "make_cosine_batch")
@@ -75,7 +87,7 @@ def test_dataset_ranges_and_spread(sub, rng, tol):
 
 
 @pytest.mark.question(DATASET)
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 def test_dataset_is_deterministic_for_a_seeded_rng(sub, rng):
     seed = seed_of(rng)
     first = triple(sub.make_cosine_batch(5, 40, generator_pair(sub, seed)[0]), "make_cosine_batch")
@@ -95,7 +107,7 @@ def test_dataset_is_deterministic_for_a_seeded_rng(sub, rng):
 
 
 @pytest.mark.question(FORWARD)
-@pytest.mark.points(3)
+@pytest.mark.points(2)
 def test_teacher_forced_forward_equals_one_rnn_call(sub, ref, rng, tol):
     for hidden_size, num_layers, warmup in ((8, 1, 20), (6, 2, 5), (5, 1, 0)):
         remote, local = model_pair(sub, ref, rng, hidden_size, num_layers)
@@ -108,7 +120,7 @@ def test_teacher_forced_forward_equals_one_rnn_call(sub, ref, rng, tol):
 
 
 @pytest.mark.question(FORWARD)
-@pytest.mark.points(3)
+@pytest.mark.points(2)
 def test_free_running_forward_ignores_the_signal_after_warmup(sub, ref, rng, tol):
     for hidden_size, num_layers, warmup in ((8, 1, 15), (6, 2, 1)):
         remote, local = model_pair(sub, ref, rng, hidden_size, num_layers)
@@ -143,6 +155,37 @@ def test_partial_teacher_forcing_coins_per_step_and_sequence(sub, ref, rng, tol)
     tol.assert_close(out, expected, rtol=1e-4, atol=1e-5,
                      what="model(x, teacher_forcing=0.5, warmup=12) after torch.manual_seed (one coin "
                           "torch.rand(B) < teacher_forcing per step after the warm-up)")
+
+
+@pytest.mark.question(FORWARD)
+@pytest.mark.points(1)
+def test_no_random_numbers_without_partial_teacher_forcing(sub, ref, rng):
+    remote, _ = model_pair(sub, ref, rng, 6, 1)
+    x = cosines(rng, 4, 30)
+    for teacher_forcing in (1.0, 0.0):
+        assert_no_random_draws(sub, lambda tf=teacher_forcing: remote(x, teacher_forcing=tf, warmup=5),
+                               f"model(x, teacher_forcing={teacher_forcing}, warmup=5)", seed_of(rng))
+
+
+@pytest.mark.question(FORWARD)
+@pytest.mark.points(2)
+def test_free_running_gradients_flow_through_fed_back_predictions(sub, ref, rng, tol):
+    """With teacher_forcing=0 every prediction after the warm-up depends on the warm-up inputs
+    through the hidden state *and* through the fed-back predictions; a detached feedback loses the
+    second path, so the gradient of sum(v * out) with respect to x differs."""
+    for hidden_size, num_layers, warmup in ((8, 1, 6), (5, 2, 3)):
+        remote, local = model_pair(sub, ref, rng, hidden_size, num_layers)
+        x = cosines(rng, 3, 25)
+        v = torch.tensor(rng.normal(size=(3, 24)), dtype=torch.float32)
+        free_running = partial_in(sub, remote, teacher_forcing=0.0, warmup=warmup)
+        result = sub.torch.autograd.functional.vjp(free_running, x, v)
+        assert isinstance(result, tuple | list) and len(result) == 2, "vjp of forward failed"
+        _, expected = torch.autograd.functional.vjp(
+            functools.partial(local, teacher_forcing=0.0, warmup=warmup), x, v)
+        tol.assert_close(result[1], expected, rtol=1e-4, atol=1e-6,
+                         what=f"the gradient of sum(v * model(x, teacher_forcing=0.0, warmup={warmup})) "
+                              f"with respect to x, hidden {hidden_size}, {num_layers} layer(s) (do not "
+                              "detach the fed-back predictions)")
 
 
 # ----------------------------------------------------------------------------- generate

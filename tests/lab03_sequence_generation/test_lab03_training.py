@@ -1,11 +1,18 @@
-"""Parts 3.4-3.5: teacher_forcing_schedule, train_generator and evaluate_generation."""
+"""Parts 3.4-3.6: teacher_forcing_schedule, train_generator and evaluate_generation."""
 
 import math
 
 import numpy as np
 import pytest
 import torch
-from lab03_helpers import QUESTIONS, cosines, generator_pair, model_pair, seed_of
+from lab03_helpers import (
+    QUESTIONS,
+    assert_no_random_draws,
+    cosines,
+    generator_pair,
+    model_pair,
+    seed_of,
+)
 
 SCHEDULE = QUESTIONS["schedule"]
 TRAINING = QUESTIONS["training"]
@@ -38,7 +45,7 @@ def _losses(value, steps: int) -> list:
 
 
 @pytest.mark.question(TRAINING)
-@pytest.mark.points(3)
+@pytest.mark.points(2)
 def test_first_loss_is_next_step_mse_after_warmup(sub, ref, rng, tol):
     remote, local = model_pair(sub, ref, rng, 8, 1)
     remote_rng, local_rng = generator_pair(sub, seed_of(rng))
@@ -54,7 +61,7 @@ def test_first_loss_is_next_step_mse_after_warmup(sub, ref, rng, tol):
 
 
 @pytest.mark.question(TRAINING)
-@pytest.mark.points(3)
+@pytest.mark.points(2)
 def test_losses_and_weights_match_reference(sub, ref, rng, tol):
     settings = [
         {"steps": 3, "batch_size": 5, "length": 40, "lr": 0.01, "warmup": 8, "tf_start": 1.0,
@@ -74,6 +81,34 @@ def test_losses_and_weights_match_reference(sub, ref, rng, tol):
         for name, value in local.state_dict().items():
             tol.assert_close(trained[name], value, rtol=1e-4, atol=1e-6,
                              what=f"{name} after train_generator ({label})")
+
+
+@pytest.mark.question(TRAINING)
+@pytest.mark.points(2)
+def test_gradients_are_clipped_before_each_step(sub, ref, rng, tol):
+    """With clip far below Adam's eps (1e-8), a step with the clipped gradient moves each weight by
+    at most about lr/100, one with the raw gradient by about lr: the weights after two steps show
+    which gradient the optimizer used, for every draw."""
+    setting = {"steps": 2, "batch_size": 4, "length": 30, "lr": 0.01, "warmup": 5, "clip": 1e-10}
+    remote, local = model_pair(sub, ref, rng, 8, 1)
+    remote_rng, local_rng = generator_pair(sub, seed_of(rng))
+    _losses(sub.train_generator(remote, rng=remote_rng, **setting), setting["steps"])
+    ref.train_generator(local, rng=local_rng, **setting)
+    trained = remote.state_dict()
+    for name, value in local.state_dict().items():
+        tol.assert_close(trained[name], value, rtol=1e-4, atol=1e-6,
+                         what=f"{name} after train_generator with clip=1e-10 (clip the gradient "
+                              "between backward and optimizer.step())")
+
+
+@pytest.mark.question(TRAINING)
+@pytest.mark.points(1)
+def test_model_is_put_in_training_mode(sub, ref, rng):
+    remote, _ = model_pair(sub, ref, rng, 6, 1)
+    remote.eval()
+    remote_rng, _ = generator_pair(sub, seed_of(rng))
+    _losses(sub.train_generator(remote, steps=1, batch_size=2, rng=remote_rng, length=20, warmup=4), 1)
+    assert remote.training is True, "train_generator must call model.train() before training"
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -108,7 +143,7 @@ def test_evaluation_matches_reference_on_a_trained_model(sub, ref, rng, tol):
 
 
 @pytest.mark.question(EVALUATION)
-@pytest.mark.points(3)
+@pytest.mark.points(2)
 def test_evaluation_of_a_zero_predictor_excludes_the_warmup(sub, ref, rng, tol):
     zero = ref.CosineGenerator(hidden_size=8)
     with torch.no_grad():
@@ -128,3 +163,19 @@ def test_evaluation_of_a_zero_predictor_excludes_the_warmup(sub, ref, rng, tol):
     x = cosines(np.random.default_rng(12345), 30, 200)
     tol.assert_close(mse, (x[:, 51:].double() ** 2).mean().item(), rtol=1e-4, atol=1e-7,
                      what="evaluate_generation without rng (must use np.random.default_rng(12345))")
+
+
+@pytest.mark.question(EVALUATION)
+@pytest.mark.points(2)
+def test_evaluation_restores_the_mode_and_draws_no_random_numbers(sub, ref, rng):
+    remote, _ = model_pair(sub, ref, rng, 6, 1)
+    for training in (True, False):
+        remote.train(training)
+        assert_no_random_draws(
+            sub, lambda: sub.evaluate_generation(remote, n=5, length=60, warmup=20,
+                                                 rng=generator_pair(sub, seed_of(rng))[0]),
+            "evaluate_generation", seed_of(rng))
+        assert remote.training is training, (
+            f"evaluate_generation must leave the model in the mode it found it in "
+            f"({'training' if training else 'eval'} mode)"
+        )
