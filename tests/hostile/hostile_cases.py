@@ -606,6 +606,16 @@ def sigmoid(n):
 '''
 
 
+# Warnings travel back with each answer (so that pytest.warns works): a flood of them, of a class
+# the grader does not have, must cost the attacker nothing and the next submission nothing.
+WARNING_FLOOD = """import warnings
+class Spam(UserWarning):
+    pass
+warnings.simplefilter("always")
+for i in range(50_000):
+    warnings.warn("spam " * 20 + str(i), Spam)"""
+
+
 def cases() -> list[Case]:
     return [
         Case("perfect", unchanged, 50),
@@ -654,6 +664,7 @@ def cases() -> list[Case]:
              48, outcome="failed", victim="perfect"),
         Case("prints_fake_scores", extra_cell(FAKE_SCORES, after="sigmoid_check"), 48,
              outcome="failed", victim="perfect"),
+        Case("warning_flood", sigmoid_attack(WARNING_FLOOD), 50, victim="perfect"),
         Case("reads_tests_solutions_gradebook", extra_cell(LEAK_CHECK, after="sigmoid_check"), 50,
              isolated_only=True),
         Case("network_connection", extra_cell(NETWORK, after="sigmoid_check"), 50,
