@@ -45,11 +45,11 @@ def main():
     solution = nbformat.read(str(ROOT / "solutions" / LAB / f"{LAB}.ipynb"), as_version=4)
     release = nbformat.read(str(ROOT / "release" / LAB / f"{LAB}.ipynb"), as_version=4)
     nbformat.write(solution, str(submission_path("perfect_student")))
-    # partial: Part 1 (sigmoid, loss) and the NumPy RNN done, the PyTorch part still TODO
+    # partial: the NumPy part done (sigmoid, loss, gradient, the RNN, training), PyTorch still TODO
     partial = copy.deepcopy(release)
     done = cells_by_id(solution)
     for grade_id, cell in cells_by_id(partial).items():
-        if grade_id in ("sigmoid", "bce", "simple_rnn", "train_rnn"):
+        if grade_id in ("sigmoid", "bce", "logit_gradient", "simple_rnn", "train_rnn"):
             cell.source = done[grade_id].source
     nbformat.write(partial, str(submission_path("partial_student")))
     # broken: a notebook file cut off in the middle (for example by a failed upload)
@@ -58,8 +58,8 @@ def main():
     # hostile: a fork bomb in a cell, and a sigmoid that kills its process on one hidden input
     hostile = copy.deepcopy(solution)
     hostile.cells.insert(2, nbformat.v4.new_code_cell(FORK_BOMB))
-    sigmoid_attack("import os\nos.kill(os.getpid(), 9)")(hostile, submission_path("hostile_student"),
-                                                        {})  # fmt: skip
+    kill_itself = sigmoid_attack("import os\nos.kill(os.getpid(), 9)")
+    kill_itself(hostile, submission_path("hostile_student"), {})
     print(f"wrote {', '.join(sorted(SUBMITTED))} in examples/{LAB}/submitted/")
 
 

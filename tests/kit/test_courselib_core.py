@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from courselib import DEVICE_ENV, get_device, seed_everything
-from courselib.counting_ones import TEST_SEQUENCE, counting_ones_data, counting_ones_targets
+from courselib.counting_ones import TEST_INPUT, counting_ones_targets, generate_counting_ones_data
 
 
 def test_device_defaults_to_cpu_without_cuda(monkeypatch):
@@ -42,26 +42,44 @@ def test_seed_everything_repeats_numpy_and_torch():
     assert torch.backends.cudnn.deterministic and not torch.backends.cuda.matmul.allow_tf32
 
 
-def test_counting_ones_targets_switch_at_the_third_one():
-    inputs = np.array([[1.0], [0.0], [1.0], [0.0], [1.0], [1.0]])
-    assert counting_ones_targets(inputs).ravel().tolist() == [0, 0, 0, 0, 1, 1]
-    test_targets = counting_ones_targets(TEST_SEQUENCE).ravel()
-    assert TEST_SEQUENCE.shape == (22, 1) and test_targets.tolist().index(1.0) == 6
+def _parity_by_loop(X: np.ndarray, window_size: int) -> np.ndarray:
+    """The original lab's definition, step by step."""
+    y = np.zeros(X.shape, dtype=np.float32)
+    for i in range(X.shape[0]):
+        for t in range(X.shape[1]):
+            count = np.sum(X[i, max(0, t - window_size + 1) : t + 1])
+            y[i, t] = 1 if count % 2 == 0 else 0
+    return y
 
 
-def test_counting_ones_data_is_seeded_and_shaped():
-    sequences, targets = counting_ones_data(n_sequences=30, min_len=4, max_len=9, seed=5)
-    again, _ = counting_ones_data(n_sequences=30, min_len=4, max_len=9, seed=5)
-    assert all(np.array_equal(a, b) for a, b in zip(sequences, again))
-    assert {len(s) for s in sequences} <= set(range(4, 10)) and len({len(s) for s in sequences}) > 1
-    for inputs, target in zip(sequences, targets):
-        assert inputs.shape == target.shape == (len(inputs), 1)
-        assert np.array_equal(target, counting_ones_targets(inputs))
+def test_counting_ones_data_has_the_original_shapes_and_parity():
+    np.random.seed(4)
+    X, y = generate_counting_ones_data(num_samples=50, seq_length=12, window_size=3)
+    assert X.shape == y.shape == (50, 12) and X.dtype == y.dtype == np.float32
+    assert set(np.unique(X)) == {0.0, 1.0}
+    assert np.array_equal(y, _parity_by_loop(X, 3))
+    for window_size in (1, 2, 5, 20):
+        assert np.array_equal(counting_ones_targets(X, window_size), _parity_by_loop(X, window_size))
 
 
-def test_counting_ones_data_rejects_bad_lengths():
-    with pytest.raises(ValueError, match="min_len <= max_len"):
-        counting_ones_data(min_len=5, max_len=2)
+def test_counting_ones_data_draws_with_numpy_random():
+    # The original draws with np.random.randint: seeding NumPy repeats the data
+    np.random.seed(7)
+    first = generate_counting_ones_data(20, 10, 3)
+    np.random.seed(7)
+    again = generate_counting_ones_data(20, 10, 3)
+    np.random.seed(7)
+    assert np.array_equal(first[0], np.random.randint(0, 2, size=(20, 10)).astype(np.float32))
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+
+
+def test_counting_ones_targets_by_hand():
+    # window 3: the windows hold 1, 1, 2, 2, 2, 1, 1 ones; even counts give 1
+    inputs = np.array([1, 0, 1, 1, 0, 0, 1])
+    assert counting_ones_targets(inputs, 3).tolist() == [0, 0, 1, 1, 1, 0, 0]
+    assert TEST_INPUT.shape == (22,) and counting_ones_targets(TEST_INPUT, 3).shape == (22,)
+    with pytest.raises(ValueError, match="window_size"):
+        counting_ones_targets(inputs, 0)
 
 
 def test_lab01_plots_are_labelled():
@@ -73,8 +91,8 @@ def test_lab01_plots_are_labelled():
     fig = plot_losses({"NumPy": [0.7, 0.4, 0.2], "PyTorch": [0.7, 0.6, 0.5]})
     ax = fig.axes[0]
     assert ax.get_xlabel() == "epoch" and ax.get_ylabel() and len(ax.get_legend().get_texts()) == 2
-    targets = counting_ones_targets(TEST_SEQUENCE)
-    fig = plot_sequence_prediction(TEST_SEQUENCE, targets, targets * 0.9)
+    targets = counting_ones_targets(TEST_INPUT, 3)
+    fig = plot_sequence_prediction(TEST_INPUT, targets, targets * 0.9)
     ax = fig.axes[0]
     assert ax.get_xlabel() == "time step t" and ax.get_title() == "Test sequence"
     assert sorted(text.get_text() for text in ax.get_legend().get_texts()) == ["input", "network output", "target"]

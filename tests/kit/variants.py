@@ -7,6 +7,9 @@ hidden tests, gradebook), and the points per question show which questions each 
 
 from __future__ import annotations
 
+import json
+import re
+import shutil
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +19,7 @@ from cpu_load import cpu_load
 from nbformat import NotebookNode
 
 from autograder.authoring.release import build_solution_notebook
-from autograder.core.config import Course, load_course
+from autograder.core.config import ROOT_ENV, Course, load_course
 from autograder.core.notebook import read_notebook, write_notebook
 from autograder.intake import Submission
 from autograder.judging.grading import default_workers, grade_batch
@@ -104,3 +107,43 @@ def variant_tests(lab_id: str, wrong: list[Variant], correct: list[Variant], lea
         assert len(wrong) >= least_wrong and len(correct) >= least_correct
 
     return scores, test_variant_loses_points_exactly_where_it_is_wrong, test_enough_variants
+
+
+def salted_course(root: Path, lab_id: str, salt: str, folder: Path) -> Path:
+    """A copy of the course at `root` with only `lab_id`'s notebook and hidden tests and another
+    seed salt, so that the hidden tests draw what another term's tests would draw."""
+    config = (root / "course_config.py").read_text()
+    config, count = re.subn(r'"seed_salt":\s*"[^"]*"', lambda _: f'"seed_salt": {json.dumps(salt)}', config)
+    assert count == 1, "course_config.py must state its seed_salt once as a string"
+    folder.mkdir(parents=True)
+    (folder / "course_config.py").write_text(config)
+    shutil.copytree(root / "source" / lab_id, folder / "source" / lab_id)
+    for other in (root / "source").iterdir():  # the config checks that every lab's notebook exists
+        if other.name != lab_id:
+            (folder / "source" / other.name).symlink_to(other)
+    shutil.copytree(root / "tests" / lab_id, folder / "tests" / lab_id)
+    shutil.copy(root / "tests" / "conftest.py", folder / "tests" / "conftest.py")
+    for name in ("courselib", "constraints.txt"):
+        (folder / name).symlink_to(root / name)
+    return folder
+
+
+def variants_under_salts(lab_id: str, variants: list[Variant], salts: tuple[str, ...]):
+    """A test that grades `variants` again under each of `salts` (one batch per salt) and checks
+    the same verdicts: a hidden test must catch its mistake for every term's draw."""
+
+    @pytest.mark.parametrize("salt", salts)
+    def test_verdicts_hold_under_other_salts(salt: str, tmp_path: Path, monkeypatch):
+        root = salted_course(load_course().root, lab_id, salt, tmp_path / "course")
+        monkeypatch.setenv(ROOT_ENV, str(root))
+        (tmp_path / "graded").mkdir()
+        scores = grade_variants(lab_id, variants, tmp_path / "graded")
+        failures = []
+        for variant in variants:
+            try:
+                assert_breaks_exactly(variant, scores[variant.name])
+            except AssertionError as error:
+                failures.append(f"salt {salt!r}: {error}")
+        assert not failures, "\n".join(failures)
+
+    return test_verdicts_hold_under_other_salts

@@ -1,4 +1,5 @@
-"""Shared set-up for the Lab 1 hidden tests: identical weights for submission and reference."""
+"""Shared set-up for the Lab 1 hidden tests: identical weights for submission and reference, and
+networks built so that gradient clipping is certain to act, whatever the term's salt."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import torch
 
 PARAMETERS = ("IW_11", "LW_11", "LW_21", "b_1", "b_2")
 GRADIENTS = ("dIW_11", "dLW_11", "dLW_21", "db_1", "db_2")
+MAX_NORM = 5.0  # the default max_norm of clip_gradients and the norm train_step clips to
 
 
 def random_weights(rng: np.random.Generator, R: int, S1: int, S2: int, scale: float = 0.5) -> dict:
@@ -22,13 +24,47 @@ def numpy_rnn(namespace, weights: dict, R: int, S1: int, S2: int, learning_rate:
     return rnn
 
 
+def as_steps(value, T: int, size: int) -> np.ndarray:
+    """Per-step vectors as a (T, size) array, whether returned as a list of column vectors (the
+    original lab's form) or stacked into an array."""
+    return np.asarray(value, dtype=np.float64).reshape(T, size)
+
+
 def binary_sequence(rng: np.random.Generator, T: int, R: int = 1) -> np.ndarray:
     return (rng.random((T, R)) < 0.4).astype(np.float64)
 
 
+def clip_each(gradient: np.ndarray, max_norm: float = MAX_NORM) -> np.ndarray:
+    norm = np.linalg.norm(gradient)
+    return gradient * (max_norm / norm) if norm > max_norm else gradient
+
+
+def exploding_case(rng: np.random.Generator) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Weights, inputs (T, 2) and targets (T, 2) of a SimpleRNN(2, 2, 2) whose gradients exceed
+    MAX_NORM for every draw, with a rank-2 input-weight gradient.
+
+    With IW_11, LW_11 and b_1 zero, a1(t) = 0 at every step and tanh' = 1; with b_2 = -12 the
+    outputs are about 6e-6. At each step one unit k is on: p(t) = e_k, t(t) = e_k, so
+    s2(t) ~ -e_k and s1(t) ~ -u_k e_k (LW_21 = diag(u), u in [2, 3]). Then dIW_11 ~ -diag(u_k n_k)
+    (n_k >= 5 steps each): Frobenius norm above its spectral norm by at least 1 %, both above 10;
+    db_1 likewise, db_2 ~ -(n_1, n_2) of norm >= 7. Clipping per matrix, all together (global norm),
+    by the spectral norm, or not at all give different gradients.
+    """
+    T = int(rng.integers(14, 21))
+    units = rng.permutation(np.arange(T) % 2)  # each unit on for at least 7 steps
+    weights = {"IW_11": np.zeros((2, 2)), "LW_11": np.zeros((2, 2)),
+               "LW_21": np.diag(rng.uniform(2.0, 3.0, size=2)), "b_1": np.zeros((2, 1)),
+               "b_2": np.full((2, 1), -12.0)}  # fmt: skip
+    on = np.eye(2)[units]
+    return weights, on.copy(), on.copy()
+
+
 def torch_state(rng: np.random.Generator, R: int, S1: int, S2: int) -> dict:
     """A state_dict for SimplePyTorchRNN with seeded random weights."""
-    weights = random_weights(rng, R, S1, S2)
+    return torch_state_of(random_weights(rng, R, S1, S2))
+
+
+def torch_state_of(weights: dict) -> dict:
     as_tensor = lambda value: torch.tensor(value, dtype=torch.float32)  # noqa: E731
     return {
         "IW_11.weight": as_tensor(weights["IW_11"]),
@@ -37,6 +73,23 @@ def torch_state(rng: np.random.Generator, R: int, S1: int, S2: int) -> dict:
         "LW_21.weight": as_tensor(weights["LW_21"]),
         "LW_21.bias": as_tensor(weights["b_2"][:, 0]),
     }
+
+
+def exploding_torch_state(rng: np.random.Generator, S1: int = 3, low: float = 10.0,
+                          high: float = 20.0, b_2: float = -10.0) -> dict:
+    """A SimplePyTorchRNN(1, S1, 1) whose first gradients, on inputs of ones and targets of ones,
+    have a total norm above MAX_NORM for every draw.
+
+    With IW_11 and b_1 zero, a1 = 0 at every step (whatever LW_11) and tanh' = 1; every output is
+    sigmoid(b_2), so the mean loss's logit gradient is (sigmoid(b_2) - 1) / N per entry and the
+    gradients of b_1 and of IW_11.weight are both (sigmoid(b_2) - 1) LW_21^T, of norm at least
+    (1 - sigmoid(b_2)) low sqrt(S1); the gradient of b_2 is sigmoid(b_2) - 1. With the defaults
+    the total norm is above 24; with low=3, b_2=-4 above 7, and training stays lively afterwards.
+    """
+    weights = {"IW_11": np.zeros((S1, 1)), "LW_11": rng.normal(scale=0.5, size=(S1, S1)),
+               "LW_21": rng.choice([-1.0, 1.0], size=(1, S1)) * rng.uniform(low, high, size=(1, S1)),
+               "b_1": np.zeros((S1, 1)), "b_2": np.full((1, 1), b_2)}  # fmt: skip
+    return torch_state_of(weights)
 
 
 def torch_rnn(namespace, state: dict, R: int, S1: int, S2: int, learning_rate: float = 0.01):
