@@ -50,6 +50,14 @@ COURSE = {
             "release": "2026-10-12T09:00",
             "due": "2026-10-26T23:59",
             "points": 50,
+            # The quality test (question 3.3) times the lesson's standard training run: the
+            # reference needs about 3 s of CPU time on one thread.
+            "training_budget_s": 60,
+            "constants": {
+                "quality_f_min": 0.85,  # validation F_mean the standard run must reach
+                "standard_train_sequences": 200,  # the lesson's standard datasets (PCPT Unit 9)
+                "standard_val_sequences": 100,
+            },
         },
         {
             "id": "lab03_sequence_generation",
@@ -63,6 +71,41 @@ COURSE = {
             "training_budget_s": 60,
             "cell_timeout_s": 180,
             "notebook_timeout_s": 900,
+            "constants": {
+                # The quality scale of the graded generator: the free-running MSE on hidden
+                # validation cosines, one equal share of the points per threshold met.
+                "quality_mse_thresholds": "0.472, 0.404, 0.336, 0.268, 0.200",
+                "zero_baseline_mse": 0.54,  # E[amp^2]/2 of an always-zero prediction
+                "validation_cosines": 1000,
+                "validation_length": 1000,
+                "validation_warmup": 100,
+                "reference_training_cpu_s": 15,  # measured: 14 s on one core (notebook text)
+            },
+        },
+        {
+            "id": "lab04_sequence_classification",
+            "title": "Sequence classification: noisy sines and author music",
+            "notebook": "source/lab04_sequence_classification/lab04_sequence_classification.ipynb",
+            "release": "2026-11-09T09:00",
+            "due": "2026-11-23T23:59",
+            "points": 50,
+            # The graded data cell (about 5 s) and training cell: 60 s of CPU time on one core.
+            "training_budget_s": 60,
+            "cell_timeout_s": 180,
+            "notebook_timeout_s": 900,
+            "constants": {
+                # The quality test: the graded model on hidden clips of each author (rendered
+                # with the course's salted seed); 2 points per accuracy threshold met, 2 more
+                # for the true author's recall and precision both at least quality_recall_min.
+                "hidden_clips_per_author": 100,
+                "quality_accuracy_thresholds": "0.70, 0.75, 0.80, 0.85",
+                "quality_recall_min": 0.75,
+                "quality_precision_min": 0.75,
+                "reference_training_cpu_s": 22,  # measured on one core, stated in the notebook
+                # The hidden learning test of train_classifier on random-phase sines.
+                "sine_accuracy_min": 0.95,
+                "sine_brier_max": 0.10,
+            },
         },
     ],
 }
