@@ -389,20 +389,27 @@ def _descendants() -> list[int]:
 def end_leftover_processes(grace_s: float = 3.0) -> list[int]:
     """No process outlives the command: a kernel, sandbox or worker still running when the command
     is done is asked to stop (SIGTERM), then killed. Returns the pids that were left."""
-    left = _descendants()
+    left = [pid for pid in _descendants() if pid != _resource_tracker_pid()]
     for pid in left:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline and _descendants():
+    while time.monotonic() < deadline and set(_descendants()) & set(left):
         with contextlib.suppress(ChildProcessError):
             while os.waitpid(-1, os.WNOHANG)[0]:
                 pass
         time.sleep(0.05)
-    for pid in _descendants():
+    for pid in set(_descendants()) & set(left):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
     return left
+
+
+def _resource_tracker_pid() -> int | None:
+    """multiprocessing's resource tracker, which the grading pool starts: it ignores SIGTERM
+    (waiting for it cost every command 3 s) and ends by itself when this process ends."""
+    tracker = sys.modules.get("multiprocessing.resource_tracker")
+    return getattr(getattr(tracker, "_resource_tracker", None), "_pid", None)
 
 
 def main(argv: list[str] | None = None) -> int:
