@@ -46,6 +46,28 @@ def strict_call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return function(*args, **kwargs)
 
 
+@contextlib.contextmanager
+def trained_model(sub: Any, what: str, name: str = "model") -> Iterator[Any]:
+    """The model a notebook's graded training cell left in `sub.<name>`, for a quality test: on
+    the CPU, in eval() mode, with autograd off in the submission for the block (restored after).
+
+    A name bound to plain data instead (a number, an array, a list) fails the test, saying that
+    `name` must be `what`.
+    """
+    import torch
+
+    model = getattr(sub, name)
+    assert not isinstance(model, int | float | str | list | tuple | dict | np.ndarray
+                          | torch.Tensor), f"`{name}` must be {what}"  # fmt: skip
+    sub.torch.set_grad_enabled(False)
+    try:
+        model.cpu()
+        model.eval()
+        yield model
+    finally:
+        sub.torch.set_grad_enabled(True)
+
+
 # ------------------------------------------------------------------ the context of a call
 
 

@@ -17,6 +17,8 @@ import pytest
 import torch
 from lab03_helpers import QUESTIONS, cosines
 
+from autograder.testing import trained_model
+
 QUALITY = QUESTIONS["quality"]
 # One test per threshold of the config's quality scale (the config holds their values).
 STEPS = 5
@@ -37,17 +39,8 @@ def _free_running_mse(sub, seed: int, n: int, length: int, warmup: int) -> tuple
     x = cosines(np.random.default_rng(seed), n, length)
     seen = x.clone()
     seen[:, warmup:] = 0.0
-    model = sub.model
-    assert not isinstance(model, int | float | str | list | tuple | dict | np.ndarray | torch.Tensor), (
-        "`model` must be your trained CosineGenerator"
-    )
-    sub.torch.set_grad_enabled(False)
-    try:
-        model.cpu()
-        model.eval()
+    with trained_model(sub, "your trained CosineGenerator") as model:
         out = model(seen, teacher_forcing=0.0, warmup=warmup)
-    finally:
-        sub.torch.set_grad_enabled(True)
     assert isinstance(out, torch.Tensor) and tuple(out.shape) == (n, length - 1), (
         f"model(x, teacher_forcing=0.0, warmup={warmup}) must return a ({n}, {length - 1}) tensor "
         f"for x of shape ({n}, {length})"

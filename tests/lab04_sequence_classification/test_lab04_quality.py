@@ -16,6 +16,7 @@ import pytest
 import torch
 from lab04_helpers import QUESTIONS
 
+from autograder.testing import trained_model
 from courselib.author_music import write_author_dataset
 
 QUALITY = QUESTIONS["quality"]
@@ -45,14 +46,7 @@ def hidden_clips(ref, seed: int, per_author: int) -> tuple[np.ndarray, np.ndarra
 
 
 def _scores(sub, X: np.ndarray, y: np.ndarray) -> tuple[dict | None, str]:
-    model = sub.model
-    assert not isinstance(model, int | float | str | list | tuple | dict | np.ndarray | torch.Tensor), (
-        "`model` must be your trained nn.Module"
-    )
-    sub.torch.set_grad_enabled(False)
-    try:
-        model.cpu()
-        model.eval()
+    with trained_model(sub, "your trained nn.Module") as model:
         chunks = []
         for start in range(0, len(X), CHUNK):
             out = model(torch.from_numpy(X[start:start + CHUNK]))
@@ -62,8 +56,6 @@ def _scores(sub, X: np.ndarray, y: np.ndarray) -> tuple[dict | None, str]:
                 f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}"
             )
             chunks.append(out.detach().double())
-    finally:
-        sub.torch.set_grad_enabled(True)
     logits = torch.cat(chunks).numpy()
     if not np.all(np.isfinite(logits)):
         return None, "your model's logits on the hidden clips are not finite (nan or inf)"
