@@ -100,8 +100,15 @@ def test_a_changed_courselib_is_a_new_version_that_pip_installs_over_the_old(tmp
            "--disable-pip-version-check"]  # fmt: skip
     subprocess.run([*pip, str(old)], check=True)
     subprocess.run([*pip, str(new)], check=True)  # as `pip install -r requirements.txt` does
+    # What is installed, read without importing courselib (it imports torch, not installed here).
     probe = subprocess.run([str(venv / "bin/python"), "-c",
-                            "import courselib, courselib.added; print(courselib.__version__)"],
+                            "import importlib.metadata as m; d = m.distribution('courselib'); "
+                            "print(d.version); print(sorted(str(f) for f in d.files "
+                            "if str(f).endswith('.py'))); "
+                            "print(d.locate_file('courselib/__init__.py').read_text())"],
                            capture_output=True, text=True, cwd=tmp_path / "v2")  # fmt: skip
     assert probe.returncode == 0, probe.stderr
-    assert probe.stdout.strip() == new.name.removeprefix("courselib-").removesuffix("-py3-none-any.whl")
+    version = new.name.removeprefix("courselib-").removesuffix("-py3-none-any.whl")
+    installed, files, init = probe.stdout.split("\n", 2)
+    assert installed == version and "courselib/added.py" in files, probe.stdout
+    assert f'__version__ = "{version}"' in init, "courselib.__version__ says the installed version"
