@@ -196,7 +196,7 @@ def run_test_cell(source: str, sub: Any, ref: Any, student_names: frozenset[str]
     namespace["__builtins__"] = builtins
     shown: list[str] = []
     printed = io.StringIO()
-    tree = ast.parse(_without_magics(source), filename=f"<{label}>")
+    tree = ast.parse(without_magics(source), filename=f"<{label}>")
     with contextlib.redirect_stdout(printed):
         for statement in tree.body:
             if isinstance(statement, ast.Expr):
@@ -211,7 +211,7 @@ def run_test_cell(source: str, sub: Any, ref: Any, student_names: frozenset[str]
     return shown
 
 
-def _without_magics(source: str) -> str:
+def without_magics(source: str) -> str:
     """IPython magics (`%matplotlib`, `%%time`) mean nothing to a test: commented out."""
     return "\n".join("# " + line if line.lstrip().startswith(("%", "!")) else line
                      for line in source.splitlines())  # fmt: skip

@@ -36,6 +36,7 @@ from autograder.authoring.course_init import (
     lab_entry,
 )
 from autograder.core.config import CONFIG_FILE
+from autograder.testing import without_magics
 
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 POINTS_HEADING = re.compile(r"^(#{1,6}\s.*?)\s*\((\d+(?:\.\d+)?) points?\)\s*$", re.MULTILINE)
@@ -75,7 +76,7 @@ def python_name(text: str) -> str:
 def defined_names(source: str) -> set[str]:
     """Top-level names a cell defines (functions, classes, assignments, imports)."""
     try:
-        tree = ast.parse(_code_only(source))
+        tree = ast.parse(without_magics(source))
     except SyntaxError:
         return set()
     names: set[str] = set()
@@ -90,11 +91,6 @@ def defined_names(source: str) -> set[str]:
                     if isinstance(leaf, ast.Name):
                         names.add(leaf.id)
     return names
-
-
-def _code_only(source: str) -> str:
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line
-                     for line in source.splitlines())  # fmt: skip
 
 
 def without_hidden_tests(source: str) -> str:
@@ -137,7 +133,7 @@ def read_nbgrader(path: Path, lab_id: str | None = None) -> ImportedLab:
     notebook_path = source_notebook(path)
     nb = nbformat.read(str(notebook_path), as_version=4)
     lab_id = lab_id or python_name(notebook_path.stem)
-    title = nb.metadata.get("title") or _first_heading(nb) or notebook_path.stem
+    title = nb.metadata.get("title") or first_heading(nb) or notebook_path.stem
     cells, tests, student_names, notes = [], [], set(), []
     question_start = 0  # where the cells of the next question begin in `cells`
     for cell in nb.cells:
@@ -187,7 +183,8 @@ def read_nbgrader(path: Path, lab_id: str | None = None) -> ImportedLab:
     return ImportedLab(lab_id, title, out, tests, student_names, "nbgrader", notes)
 
 
-def _first_heading(nb: nbformat.NotebookNode) -> str | None:
+def first_heading(nb: nbformat.NotebookNode) -> str | None:
+    """The notebook's title: its first level-1 Markdown heading."""
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             for line in cell.source.splitlines():

@@ -29,6 +29,7 @@ from autograder.authoring.import_nbgrader import (
     ImportedLab,
     ImportedTest,
     defined_names,
+    first_heading,
     plain_heading_points,
     python_name,
     write_lab,
@@ -158,7 +159,7 @@ def read_otter(path: Path, lab_id: str | None = None) -> ImportedLab:
     if not tests:
         raise InitError(f"{path}: no Otter questions with test cases to turn into hidden tests")
     lab_id = lab_id or python_name(str(config.get("name") or path.stem))
-    title = _title(nb) or lab_id
+    title = first_heading(nb) or lab_id
     out = nbformat.v4.new_notebook(cells=cells, metadata=copy.deepcopy(nb.metadata))
     out.metadata["title"] = title
     return ImportedLab(lab_id, title, out, tests, student_names, "Otter", notes)
@@ -187,13 +188,6 @@ def _end_question(question: dict, cases: list, tests: list[ImportedTest], cells:
                                   compare_with_reference=True))  # fmt: skip
         total += case_points
     cells.insert(first, new_markdown_cell(f"### {label} ({total:g} points)"))
-
-
-def _title(nb: nbformat.NotebookNode) -> str | None:
-    for cell in nb.cells:
-        if cell.cell_type == "markdown" and cell.source.startswith("# "):
-            return cell.source.splitlines()[0][2:].strip()
-    return None
 
 
 def import_otter(course_root: Path, path: Path, lab_id: str | None = None) -> list[str]:
