@@ -77,9 +77,15 @@ class GradingWorker(WorkerPlugin):
 
 def grade_submission(plugin: str, lab_id: str, filename: str, notebook: bytes) -> dict:
     """The task: grade one notebook (its bytes) here; returns what `grade_batch` stores."""
+    from distributed import get_worker
+
     from autograder.judging import judge
     from autograder.judging.grading import verdict_result
 
+    # tells the client this task really started here: a worker's death counts against the
+    # submission it was grading, never against one that only waited in that worker's queue
+    worker = get_worker()
+    worker.log_event(started_topic(plugin), str(worker.get_current_task()))
     state = _courses.get(plugin)
     if state is None:
         raise RuntimeError(f"this Dask worker has no course for {plugin} (its setup failed; see "
@@ -90,9 +96,16 @@ def grade_submission(plugin: str, lab_id: str, filename: str, notebook: bytes) -
         return verdict_result(judge.grade_notebook(state.course, lab_id, path, state.device))
 
 
-def allow_one_retry(dask_scheduler: Any) -> None:
-    """Run on the scheduler: a task during which two workers died fails with KilledWorker."""
-    dask_scheduler.allowed_failures = 1
+def started_topic(plugin: str) -> str:
+    """The scheduler event topic where `grade_submission` logs the key of each task it starts."""
+    return f"{plugin}-started"
+
+
+def no_retries(dask_scheduler: Any) -> None:
+    """Run on the scheduler: a task whose worker dies fails at once with KilledWorker, and the
+    client decides whether to send it again (the scheduler would also count a death against
+    tasks that were only queued on that worker)."""
+    dask_scheduler.allowed_failures = 0
 
 
 def dask_setup(worker: Any) -> None:

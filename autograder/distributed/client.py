@@ -7,11 +7,13 @@ as a task carrying the notebook's bytes and hands each result, as it comes back,
 `store_safely`: the client stays the only gradebook writer, one transaction per submission, so
 resuming, whole runs and skipping unchanged notebooks hold as with the local pool.
 
-Faults. At most one task per worker slot is in flight, so a worker that dies takes down only
-the submission it was grading: the scheduler reschedules that task elsewhere, and a task during
-which two workers died comes back as KilledWorker and is recorded as `crashed` (the client sets
-the scheduler's `allowed_failures` to 1). A lost scheduler stops the batch with one line; what was
-stored stays, and the same command run again resumes.
+Faults. The scheduler does not retry (the client sets its `allowed_failures` to 0): a worker
+that dies fails every task it held with KilledWorker, and the client sends each one again. A
+death counts against a submission only when its task had started on that worker (the task logs
+its key to a scheduler event topic when it starts), so an innocent notebook that merely waited in
+a killer's queue is never blamed; a submission during which two workers died is recorded as
+`crashed`, and none is sent more than MAX_ATTEMPTS times. A lost scheduler stops the batch with
+one line; what was stored stays, and the same command run again resumes.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from autograder.distributed.course_bundle import pack
 
 CONNECT_TIMEOUT_S = 10
 WORKER_WAIT_S = 60  # how long a batch waits for the cluster's first worker
+DEATHS_TO_CRASH = 2  # workers that died while grading one submission before it is `crashed`
+MAX_ATTEMPTS = 4  # sends of one submission, whatever happened (a lost "started" event included)
 GPU_RESOURCE = "GPU"
 LOCAL_SCHEDULER = re.compile(r"local:(\d+)")
 SCHEDULER_ADDRESS = re.compile(r"[a-z][a-z0-9+.-]*://\S+")
@@ -84,7 +88,7 @@ def grading_slots(client: Any, device: str, gpu_share: float) -> int:
 
 
 def _check_cluster(client: Any, spec: str, device: str, gpu_share: float) -> None:
-    from autograder.distributed import allow_one_retry
+    from autograder.distributed import no_retries
 
     try:
         client.wait_for_workers(1, timeout=WORKER_WAIT_S)
@@ -99,7 +103,7 @@ def _check_cluster(client: Any, spec: str, device: str, gpu_share: float) -> Non
         raise ClusterError(f"--scheduler {spec}: no worker declares a GPU; start GPU workers "
                            f"with --resources {GPU_RESOURCE}=1")  # fmt: skip
     try:
-        client.run_on_scheduler(allow_one_retry)
+        client.run_on_scheduler(no_retries)
     except Exception as error:  # noqa: BLE001 - e.g. a scheduler without the kit installed
         raise ClusterError(f"--scheduler {spec}: the scheduler cannot run the kit "
                            f"({type(error).__name__}); install the kit there too") from None
@@ -124,13 +128,15 @@ def grade_on_cluster(course: Course, lab_id: str, todo: list[tuple[Any, str]], s
     from distributed.comm import CommClosedError
     from distributed.scheduler import KilledWorker
 
-    from autograder.distributed import GradingWorker, grade_submission
+    from autograder.distributed import GradingWorker, grade_submission, started_topic
 
     name = plugin_name(lab_id, digest, device)
     resources = {GPU_RESOURCE: gpu_share} if device.startswith("cuda") else None
     modes: set[str] = set()
     queue = list(reversed(todo))
     in_flight: dict[Any, tuple[Any, str]] = {}
+    attempts: dict[int, int] = {}  # id(job) -> tasks sent for it
+    deaths: dict[int, int] = {}  # id(job) -> workers that died while its task ran
     with cluster_client(scheduler) as client:
         _check_cluster(client, scheduler, device, gpu_share)
         client.register_plugin(GradingWorker(pack(course, lab_id), lab_id, device, name))
@@ -145,7 +151,19 @@ def grade_on_cluster(course: Course, lab_id: str, todo: list[tuple[Any, str]], s
                     submission.path.read_bytes(), resources=resources, pure=False,
                 )  # fmt: skip
                 in_flight[future] = job
+                attempts[id(job)] = attempts.get(id(job), 0) + 1
                 finished.add(future)
+
+        def send_again(future: Any, job: tuple[Any, str]) -> bool:
+            """After KilledWorker: count the death if the task had started, then send the
+            submission again unless it has used up its deaths or attempts."""
+            started = {message for _, message in client.get_events(started_topic(name))}
+            if str(future.key) in started:
+                deaths[id(job)] = deaths.get(id(job), 0) + 1
+            if deaths.get(id(job), 0) < DEATHS_TO_CRASH and attempts[id(job)] < MAX_ATTEMPTS:
+                queue.append(job)  # next to be sent
+                return True
+            return False
 
         try:
             submit_next()
@@ -153,20 +171,29 @@ def grade_on_cluster(course: Course, lab_id: str, todo: list[tuple[Any, str]], s
                 job = in_flight.pop(future)
                 if future.status == "cancelled" or client.status != "running":
                     raise _lost(scheduler, len(in_flight) + len(queue) + 1)
+                killed = future.status == "error" and isinstance(future.exception(), KilledWorker)
+                again = killed and send_again(future, job)
                 submit_next()  # before storing: the cluster never waits on the gradebook
-                if future.status == "finished":
+                if again:
+                    pass
+                elif future.status == "finished":
                     result = future.result()
                     modes.add(result["sandbox"])
                     store_safely(*job, result, "")
-                elif isinstance(future.exception(), KilledWorker):
+                elif killed and deaths.get(id(job), 0) >= DEATHS_TO_CRASH:
                     store_safely(*job, None, "two grading workers died while grading this "
                                  "notebook (killed, or out of memory)")  # fmt: skip
+                elif killed:
+                    store_safely(*job, None, f"the grading workers holding this notebook "
+                                 f"died {attempts[id(job)]} times (killed, or out of "
+                                 "memory)")  # fmt: skip
                 else:
                     error = future.exception()
                     store_safely(*job, None, f"the grader failed while grading this notebook "
                                  f"({type(error).__name__}: {str(error)[:200]})")  # fmt: skip
                 future.release()
-                bar.update(1)
+                if not again:
+                    bar.update(1)
         except (CancelledError, CommClosedError, TimeoutError):  # the scheduler went away
             raise _lost(scheduler, len(in_flight) + len(queue)) from None
         finally:
