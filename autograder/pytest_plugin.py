@@ -4,12 +4,15 @@ Hidden tests are plain pytest files under `tests/<lab>/`. This plugin gives them
 - `ref`: the reference namespace, built in this (trusted) process from the source notebook;
 - `sub`: the submission's namespace (`--submission PATH`), or the reference when none is given;
 - `rng`: a `numpy.random.Generator` seeded per lab, term and test (the seed is not published);
+- `reference_answer`: a reference answer that depends only on `ref` and `rng`, computed once
+  per grading worker (a training run paid for the first submission, not for each);
 - `device`: the grading device ("cpu" or "cuda"); `tol`: tolerances that know dtype and device;
 - markers `points(n)` and `question(name)`; and `--results-json FILE`, one record per test.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import tempfile
@@ -94,9 +97,18 @@ def lab_id(request: pytest.FixtureRequest, course: Course) -> str:
     return lab_of(Path(request.path), course)
 
 
+# The trusted reference run also leaves out the visible checks (they only assert that the
+# solution is right, as the release's executed solution notebook shows; Lab 1: 0.9 s of its
+# 2.2 s) and the cells tagged `not-in-reference`: the graded data and training cells, whose
+# results are the student's business (Lab 4: 26 s of every grading worker's start). A hidden
+# test that reads a name only they define fails the release, which runs the tests against
+# this very run.
+REFERENCE_SKIP_TAGS = ("visible-check", "not-in-reference")
+
+
 def reference_run(lab: Lab) -> NotebookRun:
     """The lab's reference notebook, run once per process (a grading worker runs it once)."""
-    return _notebook_run(lab.notebook, lab.skip_tags)
+    return _notebook_run(lab.notebook, tuple(dict.fromkeys((*lab.skip_tags, *REFERENCE_SKIP_TAGS))))
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +146,29 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     from autograder.judging import judge
 
     judge.finish_session()
+
+
+_reference_answers: dict[tuple, Any] = {}
+
+
+@pytest.fixture
+def reference_answer(request: pytest.FixtureRequest, course: Course, lab_id: str):
+    """`reference_answer(key, compute)`: what `compute()` returns, computed once per grading
+    worker and handed out as a deep copy (a test may change it freely).
+
+    For a reference answer that costs time (a training run) and depends only on the reference
+    and on `rng` (the same draws for every submission of a lab and term): the reference runs it
+    for the first submission a worker grades, not for every one. Never for anything the
+    submission gave: `compute` must not touch `sub`.
+    """
+
+    def answer(key: str, compute: Any) -> Any:
+        where = (str(course.root), lab_id, course.seed(lab_id), request.node.nodeid, key)
+        if where not in _reference_answers:
+            _reference_answers[where] = compute()
+        return copy.deepcopy(_reference_answers[where])
+
+    return answer
 
 
 @pytest.fixture

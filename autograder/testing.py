@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from autograder.core.notebook import without_magics
+
 MAX_WARNINGS = 20  # per call: the rest are counted, not sent
 MAX_FILTERS = 200
 ERRSTATE_KEYS = ("divide", "over", "under", "invalid")
@@ -100,7 +102,8 @@ def call_context() -> dict[str, Any]:
     for action, message, category, module, lineno in warnings.filters[:MAX_FILTERS]:
         filters.append([action, _pattern(message), _category_name(category), _pattern(module),
                         int(lineno)])
-    return {"errstate": {key: np.geterr()[key] for key in ERRSTATE_KEYS}, "filters": filters}
+    errstate = np.geterr()
+    return {"errstate": {key: errstate[key] for key in ERRSTATE_KEYS}, "filters": filters}
 
 
 def _apply_filters(filters: list) -> None:
@@ -211,7 +214,3 @@ def run_test_cell(source: str, sub: Any, ref: Any, student_names: frozenset[str]
     return shown
 
 
-def without_magics(source: str) -> str:
-    """IPython magics (`%matplotlib`, `%%time`) mean nothing to a test: commented out."""
-    return "\n".join("# " + line if line.lstrip().startswith(("%", "!")) else line
-                     for line in source.splitlines())  # fmt: skip

@@ -36,7 +36,7 @@ from autograder.authoring.course_init import (
     lab_entry,
 )
 from autograder.core.config import CONFIG_FILE
-from autograder.testing import without_magics
+from autograder.core.notebook import without_magics
 
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 POINTS_HEADING = re.compile(r"^(#{1,6}\s.*?)\s*\((\d+(?:\.\d+)?) points?\)\s*$", re.MULTILINE)

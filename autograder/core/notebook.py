@@ -5,7 +5,9 @@ Every failure is a `NotebookError` whose message is one line a student or TA can
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -148,3 +150,30 @@ def write_notebook(nb: NotebookNode, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
     path.write_text(text, encoding="utf-8")
+
+
+def without_magics(source: str) -> str:
+    """IPython magics (`%matplotlib`, `%%time`) and shell escapes, commented out: what is left
+    is Python that `ast` can read."""
+    return "\n".join("# " + line if line.lstrip().startswith(("%", "!")) else line
+                     for line in source.splitlines())  # fmt: skip
+
+
+MODULE_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+
+
+def notebook_imports(nb: NotebookNode, skip_tags: tuple[str, ...] = ()) -> list[str]:
+    """The modules a notebook's code cells import at their top level (`import x.y`, `from x.y
+    import z`), in order, without duplicates; a cell that does not parse is left out."""
+    found: list[str] = []
+    for _, source in code_cells(nb, skip_tags):
+        try:
+            tree = ast.parse(without_magics(source))
+        except (SyntaxError, ValueError):
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                found += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found.append(node.module)
+    return [name for name in dict.fromkeys(found) if MODULE_NAME.fullmatch(name)]

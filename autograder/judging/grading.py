@@ -85,19 +85,37 @@ class BatchSummary:
 _worker_state: dict[str, Any] = {}
 
 
-def _init_worker(slots: Any, root: str, device: str, lab_id: str) -> None:
+# How long a grading worker waits for the first one to be ready before preparing anyway.
+STAGGER_WAIT_S = 30.0
+
+
+def staggered(workers: int, cores: int | None) -> bool:
+    """Whether workers after the first wait for it to be ready before paying their own start:
+    each start runs two heavy processes (the sandbox server and the reference notebook), so
+    when the cores cannot hold all of them at once the first submission would otherwise start
+    only when every worker is ready; waiting costs no throughput there, the cores being full."""
+    return workers > 1 and (cores or 1) < 2 * workers
+
+
+def _init_worker(slots: Any, root: str, device: str, lab_id: str, first_ready: Any) -> None:
     from autograder.judging import judge
 
     slot = slots.get()
+    if slot != 0 and first_ready is not None:
+        first_ready.wait(STAGGER_WAIT_S)
     judge.configure(slot=slot, device=device)
     # atexit runs last-registered first: the sandbox (and its scratch folder) is closed, then the
     # worker leaves without tearing down torch, pytest and every module one by one (over a
     # second of a TA's wait after the last grade, for memory the system frees anyway).
     atexit.register(_leave_now)
     atexit.register(judge.shutdown)
-    course = load_course(Path(root))
-    _worker_state.update(course=course, device=device)
-    judge.prepare(course, lab_id, device)
+    try:
+        course = load_course(Path(root))
+        _worker_state.update(course=course, device=device)
+        judge.prepare(course, lab_id, device)
+    finally:
+        if slot == 0 and first_ready is not None:
+            first_ready.set()
 
 
 def _leave_now() -> None:
@@ -343,9 +361,11 @@ def _grade_in_pool(course: Course, lab_id: str, jobs: list[tuple[Submission, str
     slots = context.Queue()
     for slot in range(workers):
         slots.put(slot)
+    first_ready = context.Event() if staggered(workers, os.cpu_count()) else None
     executor = ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                    initializer=_init_worker,
-                                   initargs=(slots, str(course.root), device, lab_id))  # fmt: skip
+                                   initargs=(slots, str(course.root), device, lab_id,
+                                             first_ready))  # fmt: skip
     died: list = []
     waiting: list = []
     try:

@@ -36,9 +36,19 @@ class TestRecord:
     __test__ = False  # not a pytest test class
 
 
+# pytest's plugins that hidden tests never use: each one costs every session its registration
+# and every test its hooks. Plugins installed in the environment are not loaded either
+# (PYTEST_ENV); a course that wants one names it in tests/conftest.py's `pytest_plugins`.
+UNUSED_PLUGINS = ("cacheprovider", "doctest", "junitxml", "pastebin", "stepwise", "faulthandler",
+                  "setuponly", "setupplan", "debugging")  # fmt: skip
+PYTEST_ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+
+
 def pytest_arguments(course: Course, lab_id: str, results: Path) -> list[str]:
-    """How every run of a lab's hidden tests calls pytest (here and in the grading workers)."""
-    return [str(course.tests_dir(lab_id)), "-q", "-p", "no:cacheprovider",
+    """How every run of a lab's hidden tests calls pytest (here and in the grading workers),
+    with PYTEST_ENV in its environment."""
+    unused = [argument for name in UNUSED_PLUGINS for argument in ("-p", f"no:{name}")]
+    return [str(course.tests_dir(lab_id)), "-q", *unused,
             "--rootdir", str(course.root), "--results-json", str(results)]  # fmt: skip
 
 
@@ -73,7 +83,7 @@ def run_hidden_tests(
             command += ["--submission", str(Path(submission).resolve())]
         if collect_only:
             command.append("--collect-only")
-        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **PYTEST_ENV}
         try:
             done = subprocess.run(
                 command, cwd=course.root, capture_output=True, text=True, env=env,

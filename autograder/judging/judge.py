@@ -28,9 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from autograder.core.config import Course
-from autograder.core.notebook import NotebookError, cell_tags, grade_id_of, read_notebook
+from autograder.core.notebook import (
+    NotebookError,
+    cell_tags,
+    grade_id_of,
+    notebook_imports,
+    read_notebook,
+)
 from autograder.judging.feedback import fail_missing_name
-from autograder.judging.hidden_tests import pytest_arguments, pytest_failure
+from autograder.judging.hidden_tests import PYTEST_ENV, pytest_arguments, pytest_failure
 from autograder.judging.submission_errors import MissingName, SubmissionRaised
 from autograder.sandbox import (
     MAX_RESTARTS,
@@ -274,7 +280,7 @@ class RemoteNamespace:
 
 _sandbox: Sandbox | None = None
 _connections: dict[tuple[str, str], Connection] = {}
-_settings: dict[str, Any] = {"slot": 0, "device": None}
+_settings: dict[str, Any] = {"slot": 0, "device": None, "preload": ()}
 
 
 def configure(slot: int = 0, device: str | None = None) -> None:
@@ -289,24 +295,32 @@ def process_sandbox(device: str) -> Sandbox:
     if _sandbox is None or _sandbox.device != device:
         if _sandbox is not None:
             _sandbox.close()
-        _sandbox = Sandbox(slot=int(_settings["slot"]), device=device)
+        _sandbox = Sandbox(slot=int(_settings["slot"]), device=device,
+                           preload=tuple(_settings["preload"]))  # fmt: skip
     return _sandbox
 
 
 def prepare(course: Course, lab_id: str, device: str) -> None:
     """Pay a grading worker's fixed costs at once and side by side: the sandbox server starts
-    (its imports take seconds) while this process runs the reference notebook. Only a head
-    start: anything that fails here fails again, with its message, when the first submission
-    is graded."""
+    (its imports, the lab's included, take seconds) while this process runs the reference
+    notebook and warms up as the server does. Only a head start: anything that fails here fails
+    again, with its message, when the first submission is graded."""
     from autograder.pytest_plugin import reference_run
+    from autograder.sandbox.execute import warm_up
 
     configure(int(_settings["slot"]), device)
+    lab = course.lab(lab_id)
+    try:
+        _settings["preload"] = tuple(notebook_imports(read_notebook(lab.notebook), lab.skip_tags))
+    except NotebookError:
+        pass
     try:
         process_sandbox(device).launch()
     except Exception:  # noqa: BLE001 - see the docstring
         pass
     try:
-        reference_run(course.lab(lab_id))
+        reference_run(lab)
+        warm_up()
     except Exception:  # noqa: BLE001
         pass
 
@@ -374,12 +388,19 @@ def grade_notebook(course: Course, lab_id: str, submission: Path, device: str = 
                 "--capture=sys", "--submission", str(Path(submission).resolve())]  # fmt: skip
         sink = io.StringIO()
         previous = os.getcwd()
+        saved_env = {name: os.environ.get(name) for name in PYTEST_ENV}
         try:
             os.chdir(course.root)
+            os.environ.update(PYTEST_ENV)
             with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
                 code = pytest.main(args)
         finally:
             os.chdir(previous)
+            for name, value in saved_env.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
         if not results.exists() or code not in (0, 1):
             raise RuntimeError(pytest_failure(sink.getvalue(), lab_id))
         records = json.loads(results.read_text())

@@ -78,6 +78,7 @@ from typing import Any
 
 from autograder.core.config import Lab
 from autograder.core.errors import UserError
+from autograder.core.notebook import MODULE_NAME
 from autograder.sandbox import boundary
 from autograder.sandbox.worker import processes_of, remove_files_of, status_fields, wait_until_gone
 
@@ -522,9 +523,12 @@ def valid_exit(message: Any) -> bool:
 class Sandbox:
     """One long-lived sandboxed fork server; `open()` runs a submission in a fresh child."""
 
-    def __init__(self, slot: int = 0, device: str = "cpu", mode: str | None = None):
+    def __init__(self, slot: int = 0, device: str = "cpu", mode: str | None = None,
+                 preload: tuple[str, ...] = ()):  # fmt: skip
         self.slot = slot
         self.device = device
+        # modules the server imports before forking children (the lab's own imports)
+        self.preload = tuple(name for name in preload if MODULE_NAME.fullmatch(name))
         self.mode = mode or isolation()
         self.process: subprocess.Popen | None = None
         self.control: socket.socket | None = None
@@ -551,6 +555,8 @@ class Sandbox:
             self.lease = lease_sandbox_uid()
         uid = self.lease.uid if self.lease else None
         worker = [sys.executable, "-I", "-m", "autograder.sandbox.worker", str(uid or "")]
+        if self.preload:
+            worker.append("--preload=" + ",".join(self.preload))
         if self.mode == "bwrap":
             command = [*_bwrap_command(self.device, self.slot), *worker, "--pid-namespace"]
         elif uid is not None and not _others_can_read(sys.base_prefix):
