@@ -181,22 +181,28 @@ def _batch_training_data(rng, as_arrays=False):
 
 @pytest.mark.question("3.4 batch training")
 @pytest.mark.points(1)
-def test_train_pytorch_rnn_losses_match_reference(sub, ref, rng, tol):
+def test_train_pytorch_rnn_losses_match_reference(sub, ref, rng, tol, reference_answer):
     state, sequences, targets = _batch_training_data(rng)
     losses = sub.train_pytorch_rnn(torch_rnn(sub, state, 1, 3, 1, 0.5), sequences, targets, epochs=3, batch_size=4)
-    expected = ref.train_pytorch_rnn(torch_rnn(ref, state, 1, 3, 1, 0.5), sequences, targets, epochs=3, batch_size=4)
+    expected = reference_answer("losses", lambda: ref.train_pytorch_rnn(
+        torch_rnn(ref, state, 1, 3, 1, 0.5), sequences, targets, epochs=3, batch_size=4))
     tol.assert_close(np.asarray(losses, dtype=np.float64), expected, rtol=1e-4,
                      what="train_pytorch_rnn per-epoch losses (3 epochs, batches of 4)")  # fmt: skip
 
 
 @pytest.mark.question("3.4 batch training")
 @pytest.mark.points(1)
-def test_train_pytorch_rnn_trains_the_network(sub, ref, rng, tol):
+def test_train_pytorch_rnn_trains_the_network(sub, ref, rng, tol, reference_answer):
     # Sequences of one length given as arrays (10, 7, 1), as the notebook's test run does
     state, sequences, targets = _batch_training_data(rng, as_arrays=True)
-    model, reference = torch_rnn(sub, state, 1, 3, 1, 0.5), torch_rnn(ref, state, 1, 3, 1, 0.5)
+    model = torch_rnn(sub, state, 1, 3, 1, 0.5)
     sub.train_pytorch_rnn(model, sequences, targets, epochs=2, batch_size=4)
-    ref.train_pytorch_rnn(reference, sequences, targets, epochs=2, batch_size=4)
-    for name, value in reference.state_dict().items():
+
+    def trained_reference() -> dict:
+        reference = torch_rnn(ref, state, 1, 3, 1, 0.5)
+        ref.train_pytorch_rnn(reference, sequences, targets, epochs=2, batch_size=4)
+        return reference.state_dict()
+
+    for name, value in reference_answer("state", trained_reference).items():
         tol.assert_close(model.state_dict()[name], value, rtol=1e-4,
                          what=f"{name} after train_pytorch_rnn(..., epochs=2, batch_size=4)")  # fmt: skip

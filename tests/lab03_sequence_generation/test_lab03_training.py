@@ -127,9 +127,17 @@ def _evaluation(value, n: int):
 
 @pytest.mark.question(EVALUATION)
 @pytest.mark.points(3)
-def test_evaluation_matches_reference_on_a_trained_model(sub, ref, rng, tol):
-    state = {name: value.detach().cpu().clone() for name, value in ref.model.state_dict().items()}
-    remote, local = model_pair(sub, ref, rng, ref.model.hidden_size, ref.model.num_layers, state=state)
+def test_evaluation_matches_reference_on_a_trained_model(sub, ref, rng, tol, reference_answer):
+    def trained_state() -> dict:
+        # The reference's architecture, briefly trained (the grader does not run the reference's
+        # graded training, tagged not-in-reference): it already oscillates, as a graded model does.
+        torch.manual_seed(0)
+        model = ref.CosineGenerator(hidden_size=32)
+        ref.train_generator(model, steps=40, batch_size=32, rng=np.random.default_rng(0), length=100,
+                            lr=5e-3, warmup=20, tf_start=1.0, tf_end=0.0, anneal_frac=1.0)
+        return {name: value.detach().cpu().clone() for name, value in model.state_dict().items()}
+
+    remote, local = model_pair(sub, ref, rng, 32, 1, state=reference_answer("trained", trained_state))
     remote_rng, local_rng = generator_pair(sub, seed_of(rng))
     mse, per_sequence = _evaluation(
         sub.evaluate_generation(remote, n=150, length=400, warmup=60, rng=remote_rng), 150)
