@@ -1,19 +1,23 @@
 """Benchmark: grading throughput and per-submission overhead, against a fresh Jupyter kernel.
 
     .venv/bin/python benchmarks/bench_grading.py [--copies 8] [--workers 2] [--baseline 3]
+    .venv/bin/python benchmarks/bench_grading.py --lab small [--nbgrader 8]
     .venv/bin/python benchmarks/bench_grading.py --scheduler local:2 [--copies 8] [--baseline 0]
 
-Ours: `autograder.judging.grading.grade_batch` grades N copies of the Lab 1 reference (solutions/)
-with W workers, into a throw-away gradebook. Per submission, overhead = grader wall time for
-that submission minus the time spent in student code (the notebook's cells plus the calls the
-hidden tests make into the sandbox), as measured inside the sandbox.
+Ours: `autograder.judging.grading.grade_batch` grades N copies of a lab's reference (solutions/;
+Lab 1 unless `--lab`) with W workers, into a throw-away gradebook. `--lab small` builds and grades
+the six-question NumPy/PyTorch assignment of `small_assignment.py` in a course of its own. Per
+submission, overhead = grader wall time for that submission minus the time spent in student code
+(the notebook's cells plus the calls the hidden tests make into the sandbox), as measured inside
+the sandbox.
 
 Baseline: each copy executed by nbclient in a fresh Jupyter kernel (the usual way to grade a
 notebook); overhead = wall time minus the cells' own execution time reported by the kernel. The
 baseline does not even run the hidden tests, so it flatters the baseline.
 
 Startup is the time from the call to the start of the first submission's grading (workers,
-sandboxes, the reference), shutdown the time from the last grade to the return. `--one` times
+sandboxes, the reference), first result the time to the end of the first submission's grading,
+shutdown the time from the last grade to the return. `--one` times
 `autograder grade <lab> one.ipynb` from the shell prompt to the exit (median of 3).
 
 With `--nbgrader N` (nbgrader is a dev dependency), the same lab runs through real nbgrader side by
@@ -55,29 +59,30 @@ def cpu_jiffies() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
-def ours(copies: int, workers: int, folder: Path, scheduler: str | None = None) -> dict:
+def ours(copies: int, workers: int, folder: Path, scheduler: str | None = None,
+         root: Path = ROOT, lab: str = LAB) -> dict:  # fmt: skip
     from autograder.core.config import load_course
     from autograder.intake import collect
     from autograder.judging.grading import grade_batch
     from autograder.records.gradebook import Gradebook
     from autograder.sandbox import isolation
 
-    course = load_course(ROOT)
+    course = load_course(root)
     inbox = folder / "inbox"
     inbox.mkdir(parents=True)
     for index in range(copies):
-        shutil.copy(ROOT / "solutions" / LAB / f"{LAB}.ipynb", inbox / f"s{index:03d}.ipynb")
+        shutil.copy(root / "solutions" / lab / f"{lab}.ipynb", inbox / f"s{index:03d}.ipynb")
     gradebook = Gradebook(f"sqlite:///{folder / 'bench.sqlite'}")
-    submissions = collect([inbox], LAB, course.timezone, folder)
+    submissions = collect([inbox], lab, course.timezone, folder)
     started = time.perf_counter()
     started_at = datetime.now(UTC)
     busy_before, total_before = cpu_jiffies()
-    summary = grade_batch(course, LAB, submissions, gradebook, workers=workers, progress=False,
+    summary = grade_batch(course, lab, submissions, gradebook, workers=workers, progress=False,
                           scheduler=scheduler)  # fmt: skip
     busy_after, total_after = cpu_jiffies()
     wall = time.perf_counter() - started
     ended_at = datetime.now(UTC)
-    runs = gradebook.latest_runs(LAB)
+    runs = gradebook.latest_runs(lab)
     finished = [_aware(run.finished_at) for run in runs]
     first_start = min(at - timedelta(seconds=run.wall_s) for at, run in zip(finished, runs))
     steady = sorted(runs, key=lambda run: run.finished_at)[workers:]  # after the workers' start
@@ -94,6 +99,7 @@ def ours(copies: int, workers: int, folder: Path, scheduler: str | None = None) 
         "steady_per_minute": 60 * (len(steady) - 1) / steady_span if steady_span else float("nan"),
         "scores": set(summary.scores.values()),
         "startup": (first_start - started_at).total_seconds(),
+        "first_result": (min(finished) - started_at).total_seconds(),
         "shutdown": (ended_at - max(finished)).total_seconds(),
     }
 
@@ -110,60 +116,60 @@ def shell_seconds(command: list[str], cwd: Path, env: dict | None = None) -> flo
     return time.perf_counter() - started
 
 
-def one_notebook(folder: Path, repeat: int = 3) -> float:
+def one_notebook(folder: Path, repeat: int = 3, root: Path = ROOT, lab: str = LAB) -> float:
     """`autograder grade <lab> one.ipynb`, shell to exit (median of `repeat`)."""
     folder.mkdir(parents=True)
     notebook = folder / "one.ipynb"
-    shutil.copy(ROOT / "solutions" / LAB / f"{LAB}.ipynb", notebook)
+    shutil.copy(root / "solutions" / lab / f"{lab}.ipynb", notebook)
     autograder = str(Path(sys.executable).with_name("autograder"))
     return statistics.median(
-        shell_seconds([autograder, "grade", LAB, str(notebook), "--workers", "1", "--force",
-                       "--db", f"sqlite:///{folder}/one-{index}.sqlite"], ROOT)
+        shell_seconds([autograder, "grade", lab, str(notebook), "--workers", "1", "--force",
+                       "--db", f"sqlite:///{folder}/one-{index}.sqlite"], root)
         for index in range(repeat))  # fmt: skip
 
 
-def nbgrader_side_by_side(copies: int, folder: Path) -> dict:
+def nbgrader_side_by_side(copies: int, folder: Path, root: Path = ROOT, lab: str = LAB) -> dict:
     """Real nbgrader on the same lab: batch, per submission (its log) and one notebook."""
     import nbformat
 
     from autograder.core.config import load_course
     from autograder.exports.nbgrader_course import export_nbgrader
 
-    export_nbgrader(load_course(ROOT), LAB, folder)
+    export_nbgrader(load_course(root), lab, folder)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     nbgrader = str(Path(sys.executable).with_name("nbgrader"))
-    shell_seconds([nbgrader, "generate_assignment", LAB, "--force"], folder, env)
+    shell_seconds([nbgrader, "generate_assignment", lab, "--force"], folder, env)
     # A student's copy of nbgrader's own release (its cell metadata and checksums) with the
     # solutions filled in.
-    solved = nbformat.read(ROOT / "solutions" / LAB / f"{LAB}.ipynb", as_version=4)
+    solved = nbformat.read(root / "solutions" / lab / f"{lab}.ipynb", as_version=4)
     answers = {cell.metadata.get("nbgrader", {}).get("grade_id"): cell.source
                for cell in solved.cells if cell.metadata.get("nbgrader", {}).get("solution")}
-    nb = nbformat.read(folder / "release" / LAB / f"{LAB}.ipynb", as_version=4)
+    nb = nbformat.read(folder / "release" / lab / f"{lab}.ipynb", as_version=4)
     nb.cells = [cell for cell in nb.cells if "demo" not in cell.metadata.get("tags", [])]
     for cell in nb.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id in answers:
             cell.source = answers[grade_id]
     for index in range(copies):
-        target = folder / "submitted" / f"s{index:03d}" / LAB / f"{LAB}.ipynb"
+        target = folder / "submitted" / f"s{index:03d}" / lab / f"{lab}.ipynb"
         target.parent.mkdir(parents=True)
         nbformat.write(nb, target)
-    batch = shell_seconds([nbgrader, "autograde", LAB, "--create"], folder, env)
+    batch = shell_seconds([nbgrader, "autograde", lab, "--create"], folder, env)
     one = statistics.median(
-        shell_seconds([nbgrader, "autograde", LAB, "--student", "s000", "--force"], folder, env)
+        shell_seconds([nbgrader, "autograde", lab, "--student", "s000", "--force"], folder, env)
         for _ in range(3))  # fmt: skip
     per_submission = (batch - one) / max(1, copies - 1)
     return {"batch": batch, "per_submission_est": per_submission, "one": one,
             "startup_est": one - per_submission}  # fmt: skip
 
 
-def baseline(copies: int) -> dict:
+def baseline(copies: int, root: Path = ROOT, lab: str = LAB) -> dict:
     import nbformat
     from nbclient import NotebookClient
 
     overheads, walls = [], []
     for _ in range(copies):
-        nb = nbformat.read(str(ROOT / "solutions" / LAB / f"{LAB}.ipynb"), as_version=4)
+        nb = nbformat.read(str(root / "solutions" / lab / f"{lab}.ipynb"), as_version=4)
         nb.cells = [c for c in nb.cells if "demo" not in c.get("metadata", {}).get("tags", [])]
         with tempfile.TemporaryDirectory() as workdir:
             client = NotebookClient(nb, timeout=600, kernel_name="python3",
@@ -186,7 +192,8 @@ def baseline(copies: int) -> dict:
 
 def describe(result: dict, label: str) -> str:
     over = result["overheads"]
-    return (f"{label}: startup {result['startup']:.2f} s before the first submission, shutdown "
+    return (f"{label}: startup {result['startup']:.2f} s before the first submission, first "
+            f"result after {result['first_result']:.2f} s, shutdown "
             f"{result['shutdown']:.2f} s after the last; "
             f"median overhead {statistics.median(over):.2f} s per submission "
             f"(min {min(over):.2f}, max {max(over):.2f}); median student-code time "
@@ -230,9 +237,31 @@ def scaling_table(cluster: dict, workers: int, copies: int, dispatch: float,
     return lines
 
 
+def each_lab() -> int:
+    """One notebook end to end (the lab's reference, shell to exit, median of 3), kit against
+    nbgrader, for the small assignment and each lab of this course."""
+    from small_assignment import build
+
+    from autograder.core.config import load_course
+
+    print(f"machine: {os.cpu_count()} cores; one notebook end to end, shell to exit, median of 3")
+    with tempfile.TemporaryDirectory(prefix="bench-each-lab-") as scratch:
+        labs = [(build(Path(scratch) / "small-course"), "small")]
+        labs += [(ROOT, lab) for lab in load_course(ROOT).labs]
+        for root, lab in labs:
+            folder = Path(scratch) / lab
+            kit = one_notebook(folder / "kit", root=root, lab=lab)
+            theirs = nbgrader_side_by_side(1, folder / "nbgrader", root=root, lab=lab)["one"]
+            print(f"  {lab:<32} kit {kit:6.1f} s   nbgrader {theirs:6.1f} s   "
+                  f"kit/nbgrader {kit / theirs:.2f}x (goal: at most 3x)")  # fmt: skip
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=8)
+    parser.add_argument("--lab", default=LAB,
+                        help=f"a lab of this course, or `small` (default: {LAB})")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--baseline", type=int, default=3, help="copies for the baseline (0: skip)")
     parser.add_argument("--scheduler", default=None,
@@ -244,19 +273,32 @@ def main() -> int:
                         help="time one notebook end to end (autograder grade, shell to exit)")
     parser.add_argument("--nbgrader", type=int, default=0,
                         help="copies for a side-by-side run of real nbgrader (0: skip)")
+    parser.add_argument("--each-lab", action="store_true",
+                        help="only: one notebook end to end, kit against nbgrader, for the small "
+                        "assignment and every lab of this course")
     args = parser.parse_args()
+    if args.each_lab:
+        return each_lab()
     local = re.fullmatch(r"local:(\d+)", args.scheduler or "")
     workers = int(local.group(1)) if local else args.workers
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as scratch:
-        result = ours(args.copies, workers, Path(scratch) / "pool")
-        cluster = ours(args.copies, workers, Path(scratch) / "cluster", args.scheduler) \
+        root, lab = ROOT, args.lab
+        if lab == "small":
+            from small_assignment import LAB as lab
+            from small_assignment import build
+
+            root = build(Path(scratch) / "small-course")
+        where = {"root": root, "lab": lab}
+        result = ours(args.copies, workers, Path(scratch) / "pool", **where)
+        cluster = ours(args.copies, workers, Path(scratch) / "cluster", args.scheduler, **where) \
             if args.scheduler else None
-        single = ours(args.copies, 1, Path(scratch) / "single") if args.nbgrader else None
-        one = one_notebook(Path(scratch) / "one") if args.one or args.nbgrader else None
-        theirs = nbgrader_side_by_side(args.nbgrader, Path(scratch) / "nbgrader") \
+        single = ours(args.copies, 1, Path(scratch) / "single", **where) if args.nbgrader else None
+        one = one_notebook(Path(scratch) / "one", **where) if args.one or args.nbgrader else None
+        theirs = nbgrader_side_by_side(args.nbgrader, Path(scratch) / "nbgrader", **where) \
             if args.nbgrader else None
+        base = baseline(args.baseline, **where) if args.baseline else None
     print(f"machine: {os.cpu_count()} cores; sandbox: {result['isolation']}; "
-          f"{args.copies} copies of the {LAB} reference, {workers} workers")  # fmt: skip
+          f"{args.copies} copies of the {lab} reference, {workers} workers")  # fmt: skip
     print(describe(result, "autograder, local pool"))
     if cluster:
         ratio = cluster["steady_per_minute"] / result["steady_per_minute"]
@@ -269,7 +311,7 @@ def main() -> int:
         for line in scaling_table(cluster, workers, args.copies, dispatch, args.lab3_seconds):
             print(line)
     if one is not None:
-        print(f"one notebook end to end (autograder grade {LAB} one.ipynb, shell to exit): "
+        print(f"one notebook end to end (autograder grade {lab} one.ipynb, shell to exit): "
               f"{one:.1f} s")  # fmt: skip
     if theirs:
         print(describe(single, "autograder, 1 worker"))
@@ -281,8 +323,7 @@ def main() -> int:
               f"{theirs['batch']:.1f} s; startup: kit {single['startup']:.1f} s, nbgrader about "
               f"{theirs['startup_est']:.1f} s; one notebook: kit {one:.1f} s = "
               f"{one / theirs['one']:.1f}x nbgrader (goal: at most 3x)")  # fmt: skip
-    if args.baseline:
-        base = baseline(args.baseline)
+    if base:
         print(f"fresh Jupyter kernel (nbclient, notebook only, no tests): median overhead "
               f"{statistics.median(base['overheads']):.2f} s per submission; "
               f"{base['per_minute']:.1f} submissions/minute on one core")  # fmt: skip
