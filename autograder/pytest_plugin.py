@@ -2,7 +2,8 @@
 
 Hidden tests are plain pytest files under `tests/<lab>/`. This plugin gives them
 - `ref`: the reference namespace, built in this (trusted) process from the source notebook;
-- `sub`: the submission's namespace (`--submission PATH`), or the reference when none is given;
+- `sub`: the submission's namespace (`--submission PATH`), or without it the solution, run
+  as a submission runs (every cell but the lab's skip_tags);
 - `rng`: a `numpy.random.Generator` seeded per lab, term and test (the seed is not published);
 - `reference_answer`: a reference answer that depends only on `ref` and `rng`, computed once
   per grading worker (a training run paid for the first submission, not for each);
@@ -118,10 +119,14 @@ def ref(course: Course, lab_id: str) -> Namespace:
 
 @pytest.fixture(scope="module")
 def sub(request: pytest.FixtureRequest, course: Course, lab_id: str, ref: Namespace) -> Any:
-    """The reference, or with --submission the submission running in the sandbox."""
+    """With --submission the submission running in the sandbox; else the solution, run here
+    as a submission runs."""
     submission = request.config.getoption("--submission")
     if not submission:
-        return ref
+        # the solution as a submission runs: every cell but the lab's skip_tags (the graded
+        # training included, which the lean reference run of `ref` leaves out)
+        lab = course.lab(lab_id)
+        return Namespace(_notebook_run(lab.notebook, lab.skip_tags), "reference notebook")
     from autograder.judging import judge
 
     device = os.environ.get(DEVICE_ENV, "cpu")
