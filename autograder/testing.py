@@ -212,5 +212,3 @@ def run_test_cell(source: str, sub: Any, ref: Any, student_names: frozenset[str]
                 exec(compile(module, f"<{label}>", "exec"), namespace)  # noqa: S102
     shown.extend(line for line in printed.getvalue().splitlines())
     return shown
-
-

@@ -595,6 +595,7 @@ def serve(uid: int | None, own_pid_namespace: bool, keep_read_access: bool,
 
 if __name__ == "__main__":
     uid_arg = sys.argv[1] if len(sys.argv) > 1 else ""
-    modules = [arg.removeprefix("--preload=") for arg in sys.argv if arg.startswith("--preload=")]
+    preload = next((arg.removeprefix("--preload=").split(",") for arg in sys.argv
+                    if arg.startswith("--preload=")), [])  # fmt: skip
     serve(int(uid_arg) if uid_arg.isdigit() else None, "--pid-namespace" in sys.argv,
-          "--keep-read-access" in sys.argv, ",".join(modules).split(",") if modules else [])
+          "--keep-read-access" in sys.argv, preload)
