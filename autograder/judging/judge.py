@@ -319,8 +319,8 @@ def prepare(course: Course, lab_id: str, device: str) -> None:
     except Exception:  # noqa: BLE001 - see the docstring
         pass
     try:
-        reference_run(lab)
         warm_up()
+        reference_run(lab)
     except Exception:  # noqa: BLE001
         pass
 

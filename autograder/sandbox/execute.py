@@ -99,9 +99,10 @@ def _new_shell(notes: list[str]):
 
 def warm_up(modules: list[str] | tuple[str, ...] = ()) -> None:
     """Pay once per process what a lab's notebooks make every fresh process pay: importing
-    `modules` (the lab's own imports; one that fails is left for the notebook to report), and
-    PyTorch's lazy import of torch._dynamo at the first optimizer (1.2 s here). The sandbox's
-    server does it before it forks a child per submission, the grader before its first test."""
+    `modules` (the lab's own imports; one that fails is left for the notebook to report) and
+    PyTorch, whose optimizers are spared their import of torch._dynamo (`lazy_dynamo`). The
+    sandbox's server does it before it forks a child per submission, the grader before its
+    reference run."""
     import importlib
 
     for name in modules:
@@ -109,9 +110,9 @@ def warm_up(modules: list[str] | tuple[str, ...] = ()) -> None:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - the notebook will say it, in the submission's notes
             pass
-    import torch
+    from autograder.sandbox.lazy_dynamo import defer_dynamo_import
 
-    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1).zero_grad()
+    defer_dynamo_import()
 
 
 def run_notebook(
