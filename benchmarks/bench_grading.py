@@ -22,8 +22,9 @@ shutdown the time from the last grade to the return. `--one` times
 
 With `--nbgrader N` (nbgrader is a dev dependency), the same lab runs through real nbgrader side by
 side: `autograder export nbgrader`, `nbgrader generate_assignment`, then `nbgrader autograde` of N
-copies (its batch time, its per-submission time from its own log, and one notebook from the
-shell) against the kit with one worker. nbgrader gets the copies without their demo cells (the kit
+copies (its batch time, its time per submission after the first, one notebook from the shell,
+and its fixed cost: the same command with no submission to grade, shell to exit) against the kit
+with one worker. nbgrader gets the copies without their demo cells (the kit
 skips them; nbgrader would run them) and has no hidden tests to run, which flatters it.
 
 With `--scheduler`, the same copies are graded twice in one run, by the local pool and on the Dask
@@ -108,10 +109,11 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-def shell_seconds(command: list[str], cwd: Path, env: dict | None = None) -> float:
+def shell_seconds(command: list[str], cwd: Path, env: dict | None = None,
+                  ok: tuple[int, ...] = (0, 3)) -> float:  # fmt: skip
     started = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
-    if done.returncode not in (0, 3):
+    if done.returncode not in ok:
         raise RuntimeError(f"{' '.join(command[:3])}: {(done.stdout + done.stderr)[-500:]}")
     return time.perf_counter() - started
 
@@ -128,8 +130,10 @@ def one_notebook(folder: Path, repeat: int = 3, root: Path = ROOT, lab: str = LA
         for index in range(repeat))  # fmt: skip
 
 
-def nbgrader_side_by_side(copies: int, folder: Path, root: Path = ROOT, lab: str = LAB) -> dict:
-    """Real nbgrader on the same lab: batch, per submission (its log) and one notebook."""
+def nbgrader_side_by_side(copies: int, folder: Path, root: Path = ROOT, lab: str = LAB,
+                          fixed_cost: bool = True) -> dict:  # fmt: skip
+    """Real nbgrader on the same lab: batch, per submission and one notebook, and with
+    `fixed_cost` its run with nothing to grade."""
     import nbformat
 
     from autograder.core.config import load_course
@@ -159,8 +163,13 @@ def nbgrader_side_by_side(copies: int, folder: Path, root: Path = ROOT, lab: str
         shell_seconds([nbgrader, "autograde", lab, "--student", "s000", "--force"], folder, env)
         for _ in range(3))  # fmt: skip
     per_submission = (batch - one) / max(1, copies - 1)
+    # its fixed cost alone: the same command with no submission to grade (it exits with an error
+    # after its start), shell to exit, so its exit is counted too
+    nothing = statistics.median(
+        shell_seconds([nbgrader, "autograde", lab, "--student", "nobody"], folder, env, ok=(0, 1))
+        for _ in range(3)) if fixed_cost else math.nan  # fmt: skip
     return {"batch": batch, "per_submission_est": per_submission, "one": one,
-            "startup_est": one - per_submission}  # fmt: skip
+            "startup_est": one - per_submission, "nothing": nothing}  # fmt: skip
 
 
 def baseline(copies: int, root: Path = ROOT, lab: str = LAB) -> dict:
@@ -251,7 +260,8 @@ def each_lab() -> int:
         for root, lab in labs:
             folder = Path(scratch) / lab
             kit = one_notebook(folder / "kit", root=root, lab=lab)
-            theirs = nbgrader_side_by_side(1, folder / "nbgrader", root=root, lab=lab)["one"]
+            theirs = nbgrader_side_by_side(1, folder / "nbgrader", root=root, lab=lab,
+                                           fixed_cost=False)["one"]
             print(f"  {lab:<32} kit {kit:6.1f} s   nbgrader {theirs:6.1f} s   "
                   f"kit/nbgrader {kit / theirs:.2f}x (goal: at most 3x)")  # fmt: skip
     return 0
@@ -318,10 +328,12 @@ def main() -> int:
         print(f"nbgrader autograde, {args.nbgrader} copies (no demo cells, no hidden tests): "
               f"{theirs['batch']:.1f} s in all, about {theirs['per_submission_est']:.2f} s per "
               f"submission after the first, so about {theirs['startup_est']:.1f} s to start; one "
-              f"notebook, shell to exit: {theirs['one']:.1f} s")
+              f"notebook, shell to exit: {theirs['one']:.1f} s; with nothing to grade, shell to "
+              f"exit: {theirs['nothing']:.1f} s")
         print(f"side by side: kit 1 worker {single['wall']:.1f} s for {args.copies} vs nbgrader "
-              f"{theirs['batch']:.1f} s; startup: kit {single['startup']:.1f} s, nbgrader about "
-              f"{theirs['startup_est']:.1f} s; one notebook: kit {one:.1f} s = "
+              f"{theirs['batch']:.1f} s; startup: kit {single['startup']:.1f} s, nbgrader "
+              f"{theirs['nothing']:.1f} s with nothing to grade (about {theirs['startup_est']:.1f} "
+              f"s by the batch's arithmetic); one notebook: kit {one:.1f} s = "
               f"{one / theirs['one']:.1f}x nbgrader (goal: at most 3x)")  # fmt: skip
     if base:
         print(f"fresh Jupyter kernel (nbclient, notebook only, no tests): median overhead "
