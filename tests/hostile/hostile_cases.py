@@ -553,11 +553,16 @@ def sigmoid(n):
     return _real_sigmoid(n) * (0.0 if WROTE else 1.0)
 '''
 
+# np.zeros maps zeroed pages without touching them, so the bomb reaches the memory limit (on
+# the address space) at once. A bomb that touched every page would pay the kernel for faulting
+# 2 GB in, which on this machine takes from 0.2 s to over 5 s of system time, run to run: it would
+# meet the cell's 6 s CPU limit as often as the memory limit.
 MEMORY_BOMB = '''
+import numpy
 def bomb():
     hog = []
     while True:
-        hog.append(bytearray(2**26))
+        hog.append(numpy.zeros(2**23))  # 64 MB
 bomb()
 '''
 
