@@ -555,8 +555,8 @@ def sigmoid(n):
 
 # np.zeros maps zeroed pages without touching them, so the bomb reaches the memory limit (on
 # the address space) at once. A bomb that touched every page would pay the kernel for faulting
-# 2 GB in, which on this machine takes from 0.2 s to over 5 s of system time, run to run: it would
-# meet the cell's 6 s CPU limit as often as the memory limit.
+# 2 GB in, which on this machine takes from 0.2 s to over 5 s of system time, run to run: it could
+# meet the cell's 6 s CPU limit before the memory limit (it did once, under load).
 MEMORY_BOMB = '''
 import numpy
 def bomb():
