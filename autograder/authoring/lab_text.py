@@ -36,7 +36,7 @@ QUESTION_HEADING = re.compile(
 )
 DEMO_MARK = "# Demo"
 SETTINGS = ("title", "points", "training_budget_s", "cell_timeout_s", "notebook_timeout_s",
-            "test_timeout_s", "memory_mb")  # fmt: skip
+            "test_timeout_s", "memory_mb", "wall_factor")  # fmt: skip
 
 
 def lab_values(lab: Lab) -> dict[str, int | float | str]:
