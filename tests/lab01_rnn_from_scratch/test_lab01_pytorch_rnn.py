@@ -127,6 +127,16 @@ def test_train_step_is_one_sgd_step(sub, ref, rng, tol):
     tol.assert_close(loss, expected_loss, what="the loss returned by train_step")
     for name, value in reference.state_dict().items():
         tol.assert_close(model.state_dict()[name], value, what=f"{name} after one train_step (lr 0.3)")
+    # A padded batch: the step's loss is compute_loss's, which leaves the padded steps out
+    sequences, ragged_targets = _ragged(rng, [2, 6, 4], R_in=R)
+    X, Y = ref.collate_sequences(sequences, ragged_targets)
+    loss = model.train_step(X, Y)
+    expected_loss = reference.train_step(X, Y)
+    tol.assert_close(loss, expected_loss, what="the loss returned by train_step on a padded batch (compute_loss: "
+                                               "padded steps do not count)")
+    for name, value in reference.state_dict().items():
+        tol.assert_close(model.state_dict()[name], value,
+                         what=f"{name} after a train_step on a padded batch (lr 0.3)")
 
 
 @pytest.mark.question("3.2 loss and training step")
@@ -206,3 +216,18 @@ def test_train_pytorch_rnn_trains_the_network(sub, ref, rng, tol, reference_answ
     for name, value in reference_answer("state", trained_reference).items():
         tol.assert_close(model.state_dict()[name], value, rtol=1e-4,
                          what=f"{name} after train_pytorch_rnn(..., epochs=2, batch_size=4)")  # fmt: skip
+    # Without epochs and batch_size, the signature's defaults: 100 epochs of batches of 32
+    state = torch_state(rng, 1, 2, 1)
+    few, few_targets = _ragged(rng, [3] * 40)
+    model = torch_rnn(sub, state, 1, 2, 1, 0.1)
+    losses = sub.train_pytorch_rnn(model, few, few_targets)
+    assert isinstance(losses, list) and len(losses) == 100, (
+        "train_pytorch_rnn(rnn, sequences, targets) without epochs must train for the default 100 "
+        "epochs and return 100 losses"
+    )
+    reference = torch_rnn(ref, state, 1, 2, 1, 0.1)
+    ref.train_pytorch_rnn(reference, few, few_targets)
+    for name, value in reference.state_dict().items():
+        tol.assert_close(model.state_dict()[name], value, rtol=1e-4,
+                         what=f"{name} after train_pytorch_rnn(rnn, sequences, targets) (the defaults: "
+                              "epochs=100, batch_size=32)")
