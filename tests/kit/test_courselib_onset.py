@@ -266,6 +266,15 @@ def test_change_detector_mse_training_reproduces_the_lessons_losses():
     32) and prints 0.0239 (training) and 0.0236 (validation) at the end; its batch order is not
     seeded, so the seeded run here agrees to 2e-4. Without the lesson's trainable biases the
     same run ends near 0.0245 / 0.0241."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny kernels: one thread is fastest, and not slowed by a busy machine
+    try:
+        _train_and_check_the_change_detector()
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_and_check_the_change_detector():
     torch.manual_seed(0)
     train_ds = NoveltyCurveDataset(n_samples=200, seq_len=128, sigma_target=1.0, seed=0)
     val_ds = NoveltyCurveDataset(n_samples=100, seq_len=128, sigma_target=1.0, seed=1)
