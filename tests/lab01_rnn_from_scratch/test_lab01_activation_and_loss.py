@@ -81,9 +81,16 @@ def test_bce_keeps_probabilities_zero_and_one_finite(sub, tol):
 def test_logit_gradient_matches_reference(sub, ref, rng, tol):
     n = rng.normal(scale=3.0, size=(4, 2))
     t = (rng.random((4, 2)) < 0.5).astype(float)
-    tol.assert_close(sub.binary_crossentropy_logit_gradient(n, t),
-                     ref.binary_crossentropy_logit_gradient(n, t),
+    gradient = sub.binary_crossentropy_logit_gradient(n, t)
+    assert getattr(gradient, "dtype", None) == np.float64, (
+        f"binary_crossentropy_logit_gradient returned dtype {getattr(gradient, 'dtype', type(gradient).__name__)}; "
+        "it must return a float64 array"
+    )
+    tol.assert_close(gradient, ref.binary_crossentropy_logit_gradient(n, t),
                      what="binary_crossentropy_logit_gradient(n, t) for n of shape (4, 2)")
+    # Any shape, a scalar (0-d) included
+    tol.assert_close(sub.binary_crossentropy_logit_gradient(0.5, 1.0), ref.binary_crossentropy_logit_gradient(0.5, 1.0),
+                     what="binary_crossentropy_logit_gradient(0.5, 1.0) (a scalar n: an array of shape ())")
 
 
 @pytest.mark.question("1.3 logit gradient")

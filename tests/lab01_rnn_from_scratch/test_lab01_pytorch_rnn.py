@@ -166,6 +166,11 @@ def test_collate_pads_at_the_end(sub, ref, rng, tol):
     sequences, targets = _ragged(rng, [3, 7, 5], R_in=2)
     X, Y = sub.collate_sequences(sequences, targets)
     expected_X, expected_Y = ref.collate_sequences(sequences, targets)
+    for name, value in (("X", X), ("Y", Y)):
+        assert isinstance(value, torch.Tensor) and value.dtype == torch.float32, (
+            f"collate_sequences must return {name} as a float32 tensor, got "
+            f"{getattr(value, 'dtype', type(value).__name__)}"
+        )
     tol.assert_close(X, expected_X, what="X from collate_sequences (lengths 3, 7, 5; R=2)")
     tol.assert_close(Y, expected_Y, what="Y from collate_sequences (padded with PAD_TARGET)")
     # One input per step given as 1-D arrays (T_i,), targets too
@@ -202,11 +207,14 @@ def test_train_pytorch_rnn_losses_match_reference(sub, ref, rng, tol, reference_
 
 @pytest.mark.question("3.4 batch training")
 @pytest.mark.points(1)
-def test_train_pytorch_rnn_trains_the_network(sub, ref, rng, tol, reference_answer):
-    # Sequences of one length given as arrays (10, 7, 1), as the notebook's test run does
+def test_train_pytorch_rnn_trains_the_network(sub, ref, rng, tol, device, reference_answer):
+    # Sequences of one length given as arrays (10, 7, 1), as the notebook's test run does, and
+    # the network on the grading device: the batches must follow it there
     state, sequences, targets = _batch_training_data(rng, as_arrays=True)
     model = torch_rnn(sub, state, 1, 3, 1, 0.5)
+    model.to(device)
     sub.train_pytorch_rnn(model, sequences, targets, epochs=2, batch_size=4)
+    model.cpu()
 
     def trained_reference() -> dict:
         reference = torch_rnn(ref, state, 1, 3, 1, 0.5)
