@@ -224,18 +224,19 @@ def test_train_pytorch_rnn_trains_the_network(sub, ref, rng, tol, device, refere
     for name, value in reference_answer("state", trained_reference).items():
         tol.assert_close(model.state_dict()[name], value, rtol=1e-4,
                          what=f"{name} after train_pytorch_rnn(..., epochs=2, batch_size=4)")  # fmt: skip
-    # Without epochs and batch_size, the signature's defaults: 100 epochs of batches of 32
+    # The signature's defaults: batches of 32 (33 sequences make a batch of 32 and one of 1) ...
     state = torch_state(rng, 1, 2, 1)
-    few, few_targets = _ragged(rng, [3] * 40)
-    model = torch_rnn(sub, state, 1, 2, 1, 0.1)
-    losses = sub.train_pytorch_rnn(model, few, few_targets)
+    few, few_targets = _ragged(rng, [3] * 33)
+    model, reference = torch_rnn(sub, state, 1, 2, 1, 0.1), torch_rnn(ref, state, 1, 2, 1, 0.1)
+    sub.train_pytorch_rnn(model, few, few_targets, epochs=1)
+    ref.train_pytorch_rnn(reference, few, few_targets, epochs=1)
+    for name, value in reference.state_dict().items():
+        tol.assert_close(model.state_dict()[name], value, rtol=1e-4,
+                         what=f"{name} after train_pytorch_rnn(rnn, 33 sequences, targets, epochs=1) (the "
+                              "default batch_size=32)")
+    # ... and 100 epochs
+    losses = sub.train_pytorch_rnn(torch_rnn(sub, state, 1, 2, 1, 0.1), few[:4], few_targets[:4])
     assert isinstance(losses, list) and len(losses) == 100, (
         "train_pytorch_rnn(rnn, sequences, targets) without epochs must train for the default 100 "
         "epochs and return 100 losses"
     )
-    reference = torch_rnn(ref, state, 1, 2, 1, 0.1)
-    ref.train_pytorch_rnn(reference, few, few_targets)
-    for name, value in reference.state_dict().items():
-        tol.assert_close(model.state_dict()[name], value, rtol=1e-4,
-                         what=f"{name} after train_pytorch_rnn(rnn, sequences, targets) (the defaults: "
-                              "epochs=100, batch_size=32)")
