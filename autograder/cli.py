@@ -17,7 +17,8 @@ Exit status: 0 done; 1 a self-check failed; 2 nothing was done (a mistake in the
 course config or files, the roster, or a gradebook that is not there), said in one line; 3 graded,
 but some inputs were refused (each named in one line above the summary); 4 some submissions could
 not be graded because of the grader (not the submission: each named above the summary, recorded
-as the grader's fault; grade them again with --force once the cause is fixed).
+as a fault and never as a grade), or the gradebook stopped answering: the same command, run
+again, grades what is left.
 """
 
 from __future__ import annotations
@@ -126,11 +127,11 @@ def _grade(course: Course, lab_id: str, inputs: list[Path], workers: int, device
     if intake.refused:
         lines.append(f"{len(intake.refused)} inputs refused (named above); everything else was "
                      "graded")  # fmt: skip
-    ungraded = summary.outcomes.get("grader error", 0)
-    if ungraded:
-        lines.append(f"{ungraded} submissions could not be graded because of the grader (named "
-                     "above, recorded as its fault): fix the cause, then grade them again with "
-                     "--force")  # fmt: skip
+    ungraded = len(summary.faults) + bool(summary.stopped)
+    if summary.faults:
+        lines.append(f"{len(summary.faults)} submissions could not be graded because of the "
+                     "grader (named above; no grade was recorded for them): run the same "
+                     "command again to grade them")  # fmt: skip
     return lines, bool(intake.refused), ungraded
 
 

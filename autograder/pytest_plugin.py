@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 from autograder.core.config import Course, Lab, load_course
+from autograder.core.errors import GraderFault
 from autograder.core.notebook import read_notebook
 from autograder.judging.feedback import fail_missing_name, student_message
 from autograder.judging.tolerance import ToleranceHelper
@@ -112,9 +113,27 @@ def reference_run(lab: Lab) -> NotebookRun:
     return _notebook_run(lab.notebook, tuple(dict.fromkeys((*lab.skip_tags, *REFERENCE_SKIP_TAGS))))
 
 
+class ReferenceNamespace(Namespace):
+    """`ref`: a name the reference notebook lacks is the lab's fault, not the student's."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self._run.namespace[name]
+        except KeyError:
+            raise GraderFault(f"the reference notebook does not define `{name}` (a mistake in "
+                              "the lab, not in the submission)") from None
+
+
 @pytest.fixture(scope="module")
 def ref(course: Course, lab_id: str) -> Namespace:
-    return Namespace(reference_run(course.lab(lab_id)), "reference notebook")
+    try:
+        run = reference_run(course.lab(lab_id))
+    except Exception as error:  # noqa: BLE001 - the lab's reference cannot run: the grader's fault
+        raise GraderFault(f"the reference notebook could not run ({type(error).__name__}: "
+                          f"{str(error)[:200]})") from None
+    return ReferenceNamespace(run, "reference notebook")
 
 
 @pytest.fixture(scope="module")

@@ -110,6 +110,13 @@ class Course:
         digest = hashlib.sha256(f"{self.term}:{lab_id}:{self.seed_salt}".encode()).digest()
         return int.from_bytes(digest[:4], "little")
 
+    def sandbox_seed(self, lab_id: str) -> int:
+        """The seed of the generators inside the sandbox (`torch.initial_seed()` in a student's
+        cell): fixed per lab and term, but drawn from the salt independently of `seed`, so that
+        what a student can read there says nothing of the hidden tests' inputs."""
+        text = f"sandbox:{self.term}:{lab_id}:{self.seed_salt}"
+        return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
+
     def source_dir(self, lab_id: str) -> Path:
         return self.root / "source" / lab_id
 

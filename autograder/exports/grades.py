@@ -86,6 +86,8 @@ def _score(row: ExportRow, course: Course) -> str:
 def _status(row: ExportRow) -> str:
     if row.grade is None:
         return "no submission"
+    if row.grade.fault:
+        return "not graded: the grader failed (grade again with the same command)"
     if row.grade.final is None:
         return "withheld: submission time unknown"
     return "graded" if row.on_roster else "graded, not on the roster"
@@ -133,7 +135,10 @@ def export_grades(
     grades = student_grades(course, lab_id, gradebook)
     rows = _rows(grades, roster)
     warnings = [f"withheld (submission time unknown), left empty: {row.student}"
-                for row in rows if row.grade is not None and row.grade.final is None]
+                for row in rows if row.grade is not None and row.grade.final is None
+                and not row.grade.fault]  # fmt: skip
+    warnings += [f"not graded (the grader failed; grade again with the same command), left "
+                 f"empty: {row.student}" for row in rows if row.grade and row.grade.fault]
     if fmt == "csv":
         table = [["student", *ROSTER_COLUMNS, "final", "possible", "status"]]
         table += [[row.student, *(row.ids.get(column, "") for column in ROSTER_COLUMNS),

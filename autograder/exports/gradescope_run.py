@@ -104,10 +104,14 @@ def grade_submission(root: Path, started: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="autograder-gradescope-") as scratch:
         gradebook = Gradebook(f"sqlite:///{Path(scratch) / 'gradebook.sqlite'}")
         submission = Submission(STUDENT, notebook, None, "gradescope")
-        grade_batch(course, lab_id, [submission], gradebook, workers=1, device="cpu",
-                    force=True, progress=False)  # fmt: skip
+        summary = grade_batch(course, lab_id, [submission], gradebook, workers=1, device="cpu",
+                              force=True, progress=False)  # fmt: skip
         grades = student_grades(course, lab_id, gradebook)
         gradebook.engine.dispose()
+    if summary.faults:  # the grader's failure, never the student's grade
+        return problem_results(f"The autograder itself failed, not your code "
+                               f"({summary.faults[0]}); tell course staff.",
+                               time.monotonic() - started)  # fmt: skip
     if len(grades) != 1:
         raise RuntimeError(f"the gradebook holds {len(grades)} results instead of one")
     results = graded_results(course, lab_id, grades[0], time.monotonic() - started)

@@ -62,6 +62,7 @@ class StudentGrade:
     notes: list[str]
     problems: list[str]
     run: GradingRun
+    fault: str | None = None  # the grader could not grade the notebook: no grade, no points
 
     @property
     def per_question(self) -> dict[str, float]:
@@ -109,7 +110,21 @@ def student_grades(course: Course, lab_id: str, gradebook: Gradebook) -> list[St
             final=None if penalty is None else max(0.0, total - penalty), notes=notes,
             problems=_problems(notes, run, lateness, student.on_roster), run=run,
         ))  # fmt: skip
-    return grades
+    for run in gradebook.faults(lab_id):  # not graded because of the grader: withheld, no points
+        submission, student = run.submission, run.submission.student
+        grades.append(StudentGrade(
+            student=student.student_id, roster=student.roster_ids(), on_roster=student.on_roster,
+            submitted_at=submission.submitted_at, time_note=submission.time_note or "",
+            lateness=assess(course, lab_id, student.student_id, submission.submitted_at),
+            questions=[], total=0.0, possible=lab.points, penalty=None, final=None, notes=[],
+            problems=[f"not graded: the grader failed ({run.fault}); run the same grade command "
+                      "again"], run=run, fault=run.fault,
+        ))  # fmt: skip
+    return sorted(grades, key=lambda grade: grade.student)
+
+
+def _total_text(grade: StudentGrade) -> str:
+    return "-" if grade.fault else f"{grade.total:g}"
 
 
 # --------------------------------------------------------------------------- formatting
@@ -145,6 +160,9 @@ def _lateness_text(grade: StudentGrade, course: Course) -> str:
 
 
 def _score_text(grade: StudentGrade, points: float) -> str:
+    if grade.fault:
+        return ("not graded yet: the grader itself failed, not your code; course staff will "
+                "grade it again")
     if grade.final is None:
         return f"withheld (tests {grade.total:g} / {points:g}; the submission time is unknown)"
     if grade.penalty:
@@ -187,15 +205,19 @@ def terminal_table(grades: list[StudentGrade], course: Course) -> str:
     for name, grade in zip(names, grades):
         late = "?" if grade.penalty is None else f"{-grade.penalty if grade.penalty else 0.0:.2f}"
         final = "withheld" if grade.final is None else f"{grade.final:.2f}"
-        lines.append(f"{name:<{width}}  {grade.total:7.2f}  {late:>6}  {final:>8}  "
+        total = "-" if grade.fault else f"{grade.total:.2f}"
+        lines.append(f"{name:<{width}}  {total:>7}  {late:>6}  {final:>8}  "
                      f"{_moment(grade.submitted_at, course):<20}  {grade.run.sandbox:<11}  "
                      f"{one_line('; '.join(grade.problems), 200) or '-'}")  # fmt: skip
     finals = [g.final for g in grades if g.final is not None]
     mean = f"mean final {sum(finals) / len(finals):.2f}" if finals else "no final grades"
-    withheld = len(grades) - len(finals)
+    faults = sum(1 for g in grades if g.fault)
+    withheld = len(grades) - len(finals) - faults
     lines.append(f"{len(grades)} students, {mean}"
                  + (f"; {withheld} withheld: submission time unknown, see README "
-                    "(late_policy.unknown_time, extensions)" if withheld else ""))  # fmt: skip
+                    "(late_policy.unknown_time, extensions)" if withheld else "")
+                 + (f"; {faults} not graded because the grader failed: run the same grade "
+                    "command again" if faults else ""))  # fmt: skip
     if any(g.run.sandbox != "bwrap" for g in grades):
         lines.append("WARNING: some submissions ran without bubblewrap (resource limits only)")
     return "\n".join(lines)
@@ -218,7 +240,7 @@ def write_csv(grades: list[StudentGrade], path: Path, course: Course) -> None:
                 *(csv_cell(grade.roster.get(column, "")) for column in ROSTER_COLUMNS),
                 submitted, "" if late is None else f"{late:.0f}",
                 *(f"{per_question[q]:g}" if q in per_question else "" for q in questions),
-                f"{grade.total:g}", f"{grade.possible:g}",
+                "" if grade.fault else f"{grade.total:g}", f"{grade.possible:g}",
                 "" if grade.penalty is None else f"{grade.penalty:g}",
                 "" if grade.final is None else f"{grade.final:g}",
                 csv_cell("; ".join(grade.problems), 1000), csv_cell(grade.run.sandbox),
@@ -243,7 +265,7 @@ def feedback_markdown(course: Course, lab_id: str, grade: StudentGrade) -> str:
     lines += ["## Questions", "", "| question | points |", "|---|---|"]
     lines += [f"| {markdown_text(q.name)} | {q.earned:g} / {q.possible:g} |"
               for q in grade.questions]  # fmt: skip
-    lines += [f"| **total** | **{grade.total:g} / {grade.possible:g}** |", ""]
+    lines += [f"| **total** | **{_total_text(grade)} / {grade.possible:g}** |", ""]
     for (question, results), score in zip(_results_by_question(run).items(), grade.questions):
         lines += [f"### {markdown_text(question)}: {score.earned:g} / {score.possible:g}", ""]
         for result in results:
@@ -282,7 +304,8 @@ def feedback_html(course: Course, lab_id: str, grade: StudentGrade) -> str:
     rows = "".join(f"<tr><td>{html_text(q.name)}</td><td>{q.earned:g} / {q.possible:g}</td></tr>"
                    for q in grade.questions)  # fmt: skip
     parts.append(f"<h2>Questions</h2><table><tr><th>question</th><th>points</th></tr>{rows}"
-                 f"<tr><th>total</th><th>{grade.total:g} / {grade.possible:g}</th></tr></table>")
+                 f"<tr><th>total</th><th>{_total_text(grade)} / {grade.possible:g}</th></tr>"
+                 "</table>")  # fmt: skip
     for (question, results), score in zip(_results_by_question(run).items(), grade.questions):
         items = []
         for result in results:

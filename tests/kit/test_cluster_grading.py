@@ -4,8 +4,8 @@ processes, the real sandbox, real notebooks.
 - the cluster gives the records the local pool gives for the same Lab 1 submissions (the
   solution, the blank release, a partial and a hostile one);
 - a worker process killed by SIGKILL mid-submission loses nothing and duplicates nothing, and a
-  submission that kills two workers is recorded as crashed (through `autograder grade
-  --scheduler local:2`);
+  submission that kills two workers is recorded as a grader fault, never a grade, which the
+  next run grades again (through `autograder grade --scheduler local:2`);
 - a wrong `--scheduler` is one line;
 - a scheduler lost mid-batch stops it in one line, keeps what was graded, and a rerun resumes.
 """
@@ -147,16 +147,16 @@ def test_dead_workers_lose_nothing_and_a_killer_is_recorded_crashed(tiny_course:
     assert marker.exists()  # frank's first worker did die
     book = Gradebook(db)
     runs = {run.submission.student.student_id: run for run in book.latest_runs("tiny")}
-    assert sorted(runs) == sorted([*INNOCENTS, "eve", "frank"])
+    assert sorted(runs) == sorted([*INNOCENTS, "frank"])
     for name in [*INNOCENTS, "frank"]:
         assert [r.outcome for r in runs[name].results] == ["passed"], name
-    (eve,) = runs["eve"].results
-    assert eve.outcome == "crashed" and "two grading workers died" in eve.message
-    assert "eve: two grading workers died" in out and "grader error 1" in out
+    (eve,) = book.faults("tiny")  # a fault, not a grade: no results, its reason kept
+    assert not eve.results and "two grading workers died" in eve.fault
+    assert "eve: two grading workers died" in out and "not graded because of the grader: 1" in out
     with Session(book.engine) as session:  # nothing graded twice
-        assert session.scalar(select(func.count()).select_from(gb.GradingRun)) == len(runs)
-    assert cli.main(command) == 0  # a rerun finds everything graded
-    assert "graded 0, skipped 6" in capsys.readouterr().out
+        assert session.scalar(select(func.count()).select_from(gb.GradingRun)) == len(runs) + 1
+    assert cli.main(command) == cli.EXIT_GRADER_FAILED  # a rerun grades eve (only) again
+    assert "graded 0, skipped 5" in capsys.readouterr().out
 
 
 def test_a_wrong_scheduler_is_one_line(tiny_course: Path, capsys):
