@@ -4,6 +4,7 @@ a student's notebook, which Gradescope's run_autograder shares."""
 
 from __future__ import annotations
 
+import csv
 import re
 import zipfile
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ import nbformat
 import pytest
 from conftest import tiny_notebook
 
+from autograder.cli import main
 from autograder.core.config import load_course
 from autograder.intake import Intake, gather
 from autograder.intake.notebook_choice import (
@@ -324,3 +326,34 @@ def test_the_grade_command_takes_the_due_date_from_the_course(tiny_course, tmp_p
     ana = by_student(intake)["limaana_48213"]
     assert ana.path.name.endswith("_answers.ipynb")
     assert ana.submitted_at == datetime(2026, 10, 12, 23, 59, tzinfo=UTC)
+
+
+@pytest.mark.slow
+def test_a_canvas_download_graded_and_exported_gives_canvas_its_grades(tiny_course, tmp_path,
+                                                                        capsys):  # fmt: skip
+    """Through the CLI with the real sandbox, under the default `unknown_time: "error"`: the
+    students Canvas did not mark LATE get their grade in the Canvas file; the LATE one is
+    withheld until a TA says how late, and left out of the file rather than written empty."""
+    download = write_zip(tmp_path / "submissions.zip", macos_zip({
+        canvas_name("Lima, Ana", 48213, 7730001, f"{LAB}.ipynb"): NOTEBOOK,
+        canvas_name("Lima, Ana", 48213, 7730002, "scratch.ipynb"): SCRATCH,
+        canvas_name("test_student, pat", 48215, 7730004, "answers.ipynb"): NOTEBOOK,
+        canvas_name("Santos, Bruno", 48214, 7730003, f"{LAB}.ipynb", late=True): NOTEBOOK,
+    }))
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student,name,lms_id,sis_id\nana,\"Lima, Ana\",48213,s1\n"
+                      "bruno,\"Santos, Bruno\",48214,s2\npat,\"test_student, pat\",48215,s3\n")
+    course = ["--course", str(tiny_course)]
+    assert main([*course, "grade", LAB, str(download), "--roster", str(roster),
+                 "--workers", "1"]) == 0  # fmt: skip
+    graded = capsys.readouterr().out
+    assert "note: limaana_48213: graded limaana_48213_7730001_tiny.ipynb, the notebook named " \
+           "after the lab" in graded  # fmt: skip
+    assert "roster:" not in graded  # everyone is on the roster and has a submission
+    out = tmp_path / "canvas.csv"
+    assert main([*course, "export", "grades", LAB, "--format", "canvas", "--roster", str(roster),
+                 "--out", str(out)]) == 0  # fmt: skip
+    rows = list(csv.reader(out.open(newline="")))
+    assert rows[2:] == [["Lima, Ana", "48213", "s1", "", "", "2"],
+                        ["test_student, pat", "48215", "s3", "", "", "2"]]
+    assert "withheld: submission time unknown), left out" in capsys.readouterr().out
