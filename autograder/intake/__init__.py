@@ -43,7 +43,8 @@ One notebook per student:
   is graded when both times are known, with a note; otherwise neither is, with a line naming
   both. The same file reached twice is one submission.
 
-Files are not read here (a broken notebook is graded zero with the reason). An input path that
+Files are not read here, except to see which of a student's notebooks defines the lab's graded
+names (a broken notebook is graded zero with the reason). An input path that
 does not exist stops everything (`IntakeError`, a typo); anything else that cannot be taken (a
 bad archive or entry, unreadable metadata, an ambiguous student) refuses only itself, with one
 line in `Intake.refused`.

@@ -189,7 +189,9 @@ def moodle_older(prefix: str, filename: str) -> str:
 
 
 def moodle_flat(prefix: str, filename: str) -> str:
-    """Folders off: `clean_filename($prefix . '_' . $subtype . '_' . $type . '_' . $name)`."""
+    """Moodle 4.1 on with "download submissions in folders" off (`downloader.php`,
+    `load_submissionplugin_filelist`): `clean_filename($prefix . '_' . $subtype . '_' . $type .
+    '_' . $zipfilename)`."""
     return f"{prefix}_assignsubmission_file_{filename}"
 
 
