@@ -160,14 +160,17 @@ def choose_notebook(
     if not found:
         return None, "no .ipynb notebook in it"
     lab = lab_id.casefold()
-    named = [candidate for candidate in found if lab in
-             (candidate.upload[0].casefold(), candidate.path.parent.name.casefold())]  # fmt: skip
+    # named after the lab itself, else in a folder named after it
+    named = [candidate for candidate in found if candidate.upload[0].casefold() == lab] or \
+        [candidate for candidate in found if candidate.path.parent.name.casefold() == lab]
     if len(named) == 1:
         chosen = named[0]
         why = "the notebook named after the lab"
     elif named:
         chosen = _latest_upload(named)
         why = "the latest upload of the notebook named after the lab"
+        if chosen is None:
+            chosen, why = _by_graded_names(named, graded_names)
     elif len(found) == 1:
         return found[0], ""
     else:

@@ -359,3 +359,19 @@ def test_a_canvas_download_graded_and_exported_gives_canvas_its_grades(tiny_cour
     assert rows[2:] == [["Lima, Ana", "48213", "s1", "", "", "2"],
                         ["test_student, pat", "48215", "s3", "", "", "2"]]
     assert "withheld: submission time unknown), left out" in capsys.readouterr().out
+
+
+def test_in_a_folder_named_after_the_lab_the_graded_names_decide(tiny_course, tmp_path):
+    graded = lab_graded_names(load_course(tiny_course).lab(LAB).notebook)
+    folder = tmp_path / LAB
+    folder.mkdir()
+    (folder / "answers.ipynb").write_text(NOTEBOOK)
+    (folder / "scratch.ipynb").write_text(SCRATCH)
+    found = [Candidate(folder / "scratch.ipynb", "scratch.ipynb"),
+             Candidate(folder / "answers.ipynb", "answers.ipynb")]
+    chosen, note = choose_notebook(found, LAB, graded)
+    assert chosen.path.name == "answers.ipynb" and "graded names (1 of 1)" in note
+    (folder / "tiny.ipynb").write_text(SCRATCH)  # the lab's own name wins over the folder's
+    chosen, _ = choose_notebook([*found, Candidate(folder / "tiny.ipynb", "tiny.ipynb")], LAB,
+                                graded)  # fmt: skip
+    assert chosen.path.name == "tiny.ipynb"
