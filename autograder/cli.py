@@ -4,8 +4,10 @@ autograder release <lab> | --all [--force] [--no-check]
 autograder check [<lab> ...]          self-check: hidden tests pass on the reference
 autograder grade <lab> <inputs...> [--roster roster.csv] [--db URL] [--scheduler local:N|tcp://...]
 autograder report <lab> [--out folder] [--db URL] [--feedback-zip]
-autograder export gradescope <lab> [--out dist]        a Gradescope autograder zip
+autograder export gradescope <lab> [--out dist] [--no-check]   a Gradescope autograder zip, run
+                                       here on the solution first (memory and time measured)
 autograder export grades <lab> --format canvas|moodle|gradescope|csv [--roster roster.csv]
+                       [--match email|idnumber|username]   (Moodle's identifier)
 autograder export nbgrader <lab> [--out dist/nbgrader]  the lab as an nbgrader course folder
 autograder validate <notebook> [--lab <lab>]   a student's check before submitting
 autograder demo                        release every lab and self-check it
@@ -118,7 +120,8 @@ def _grade(course: Course, lab_id: str, inputs: list[Path], workers: int, device
     device = resolve_device(device)
     course_roster = load_roster(roster) if roster else None
     with tempfile.TemporaryDirectory(prefix="autograder-intake-") as scratch:
-        intake = gather(inputs, lab_id, course.timezone, Path(scratch), course_roster)
+        intake = gather(inputs, lab_id, course.timezone, Path(scratch), course_roster,
+                        lab=course.lab(lab_id))
         gradebook = Gradebook.for_course(course, db)
         summary = grade_batch(course, lab_id, intake.submissions, gradebook, workers=workers,
                               device=device, force=force, progress=sys.stderr.isatty(),
@@ -174,11 +177,21 @@ def cmd_report(course: Course, args: argparse.Namespace) -> int:
 
 def cmd_export_gradescope(course: Course, args: argparse.Namespace) -> int:
     from autograder.exports.gradescope import build_gradescope_zip
+    from autograder.exports.gradescope_check import check_gradescope_zip
 
     started = time.perf_counter()
     path = build_gradescope_zip(course, args.lab, args.out or course.root / "dist")
+    if args.no_check:
+        lines = ["not run here (--no-check): its memory and time are not measured"]
+    else:
+        try:
+            lines = check_gradescope_zip(course, args.lab, path)
+        except USER_ERRORS:
+            path.unlink()  # refused: nothing to upload
+            raise
     print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MB, "
           f"{time.perf_counter() - started:.0f} s): upload it as the assignment's autograder")
+    print("\n".join(lines))
     return 0
 
 
@@ -200,7 +213,7 @@ def cmd_export_grades(course: Course, args: argparse.Namespace) -> int:
     gradebook = Gradebook.existing(course, args.db)
     out = args.out or course.root / "dist" / f"{args.lab}-grades-{args.format}.csv"
     export = export_grades(course, args.lab, gradebook, args.format, out, roster,
-                           args.assignment)  # fmt: skip
+                           args.assignment, args.match)  # fmt: skip
     print("\n".join(export.lines()))
     return 0
 
@@ -314,6 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     gradescope = targets.add_parser("gradescope", help="a Gradescope autograder zip")
     gradescope.add_argument("lab", help="lab id")
     gradescope.add_argument("--out", type=Path, default=None, help="folder (default: dist/)")
+    gradescope.add_argument("--no-check", action="store_true",
+                            help="do not run the zip on the solution here (memory, time, score)")
     gradescope.set_defaults(run=cmd_export_gradescope)
     grades = targets.add_parser("grades", help="final grades as an LMS import CSV")
     grades.add_argument("lab", help="lab id")
@@ -326,6 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="file (default: dist/<lab>-grades-<format>.csv)")
     grades.add_argument("--assignment", default=None,
                         help="the grade column's name (default: the lab's title)")
+    grades.add_argument("--match", default="email", metavar="email|idnumber|username",
+                        help="Moodle: the identifier its CSV import maps rows by (default: "
+                        "email); only rows that carry it are written")
     grades.set_defaults(run=cmd_export_grades)
     nbgrader = targets.add_parser("nbgrader", help="the lab as an nbgrader course folder")
     nbgrader.add_argument("lab", help="lab id")
@@ -367,24 +385,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _descendants() -> list[int]:
-    """The processes this one started, and theirs, still running (zombies left out)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()  # after "pid (name) "
-        if fields and fields[0] != "Z":
-            children.setdefault(int(fields[1]), []).append(int(entry))
-    found, queue = [], list(children.get(os.getpid(), []))
-    while queue:
-        pid = queue.pop()
-        found.append(pid)
-        queue += children.get(pid, [])
-    return found
+    """The processes this one started, and theirs, still running."""
+    from autograder.core.processes import descendants
+
+    return descendants(os.getpid())
 
 
 def end_leftover_processes(grace_s: float = 3.0) -> list[int]:

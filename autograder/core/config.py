@@ -74,6 +74,9 @@ class Lab:
     # Gradescope: the visibility of the whole result, and per question (others: the default).
     gradescope_visibility: str = "visible"
     gradescope_question_visibility: dict[str, str] = field(default_factory=dict)
+    # Gradescope: the container memory the assignment is set to (its default is 768 MB); the
+    # export refuses a lab whose measured run needs more.
+    gradescope_memory_mb: int = 768
     # Numbers and words the notebook states and the hidden tests use (thresholds, sizes): written
     # once here, filled into the notebook's text at release, read by tests as lab.constants[name].
     constants: dict[str, int | float | str] = field(default_factory=dict)
@@ -342,16 +345,19 @@ def _one_of(data: dict, key: str, allowed: tuple[str, ...], default: str, where:
 
 
 def _parse_gradescope(data: Any, where: str) -> dict[str, Any]:
-    """A lab's `gradescope` settings: {"visibility": ..., "questions": {question: visibility}}."""
+    """A lab's `gradescope` settings: {"visibility": ..., "questions": {question: visibility},
+    "memory_mb": the assignment's container memory on Gradescope}."""
     if not isinstance(data, dict):
         raise ConfigError(f"{CONFIG_FILE}: {where.rstrip('.')}: expected a dict, got {data!r}")
-    unknown = sorted(set(data) - {"visibility", "questions"})
+    unknown = sorted(set(data) - {"visibility", "questions", "memory_mb"})
     if unknown:
         raise ConfigError(f"{CONFIG_FILE}: {where}{unknown[0]}: unknown setting (a typo?)")
     questions = data.get("questions", {})
     if not isinstance(questions, dict):
         raise ConfigError(f"{CONFIG_FILE}: {where}questions: expected a dict of question names")
     return {
+        "gradescope_memory_mb": int(_at_least(data, "memory_mb", 256, Lab.gradescope_memory_mb,
+                                              where)),  # fmt: skip
         "gradescope_visibility": _one_of(data, "visibility", GRADESCOPE_VISIBILITIES,
                                          Lab.gradescope_visibility, where),
         "gradescope_question_visibility": {
