@@ -64,8 +64,9 @@ class Lab:
     tolerances: dict[str, dict[str, Tolerance]]
     config_key: str  # where the lab sits in course_config.py, for error messages ("labs[0]")
     training_budget_s: float | None = None  # CPU time a graded training cell may take, if any
-    # Time limits count CPU time; wall time stops code that sleeps after this many times a limit.
-    wall_factor: float = 5.0
+    # Time limits count CPU time; the backstop stops code that sleeps (neither runs nor waits to
+    # run) for this many times a limit. Load does not advance it, so it needs no room for load.
+    wall_factor: float = 2.0
     # The largest answer the sandbox may send for one call (bigger ones fail that test): the
     # grader's memory per answer stays within a small multiple of it.
     max_reply_mb: float = 16.0

@@ -159,7 +159,7 @@ class Limits:
     test_timeout_s: float
     max_processes: int = DEFAULT_MAX_PROCESSES
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
-    wall_factor: float = 5.0
+    wall_factor: float = 2.0
     max_reply_bytes: int = boundary.DEFAULT_MAX_REPLY_BYTES
 
     @classmethod
@@ -174,8 +174,9 @@ class Limits:
             max_reply_bytes=int(lab.max_reply_mb * 2**20),
         )
 
-    def wall_s(self, cpu_s: float) -> float:
-        """The wall-clock backstop of a limit of `cpu_s` seconds of CPU time."""
+    def idle_limit_s(self, cpu_s: float) -> float:
+        """The backstop of a limit of `cpu_s` seconds of CPU time: how long the submission may
+        spend neither running nor waiting to run (see `autograder.sandbox.monitor`)."""
         return cpu_s * self.wall_factor
 
 
@@ -859,7 +860,7 @@ class Session:
         come first (these fire CPU_GRACE_S + 1 s later, for a child that disarmed them), and the
         backstop allows `wall_factor` times the limit of time spent neither running nor waiting
         to run."""
-        return Window(cpu_limit=cpu_s + CPU_GRACE_S + 1, idle_limit=self.limits.wall_s(cpu_s),
+        return Window(cpu_limit=cpu_s + CPU_GRACE_S + 1, idle_limit=self.limits.idle_limit_s(cpu_s),
                       processes=self.sandbox.submission_processes, cpu_before=cpu_before,
                       idle_before=idle_before)  # fmt: skip
 

@@ -475,7 +475,10 @@ class SharedMachine:
             os.setpgid(0, 0)
             _submission_process(main, channel, folder, self.uid)
         os.close(channel)
-        _, status = os.waitpid(child, 0)
+        while True:  # as a subreaper, collect the child's orphans as they end (RLIMIT_NPROC
+            pid, status = os.waitpid(-1, 0)  # counts a zombie of the sandbox uid)
+            if pid == child:
+                break
         if self.uid is not None:
             ended = end_processes_of(self.uid)
             remove_files_of(self.uid, spare=self.scratch)
