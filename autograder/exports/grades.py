@@ -1,7 +1,8 @@
 """`autograder export grades <lab> --format canvas|moodle|gradescope|csv`: final grades for an LMS.
 
-The grades are the report's (`autograder.records.report.student_grades`): the tests' points less
-the late penalty under the course's current late policy and extensions. Students are matched
+The grades are the report's (`autograder.records.report.student_grades`): the tests' points and
+the TAs' manual points less the late penalty under the course's current late policy and
+extensions. Students are matched
 through the roster (`--roster`, the CSV `grade` takes): each roster student is one row, identified
 by the ids
 the target reads:
@@ -15,9 +16,10 @@ the target reads:
 - `csv`: student, the roster ids, final, possible, status (a roster is optional).
 
 A roster student without a submission gets an empty cell, or 0 when the course says
-`"missing_submission": "zero"`. A grade withheld (submission time unknown) stays empty and is
-listed; so are graded students who are not on the roster (they cannot be placed in an LMS file)
-and roster students the target cannot identify (no id of the kind it reads).
+`"missing_submission": "zero"`. A grade withheld (submission time unknown) or incomplete (a
+question no TA has graded yet) stays empty and is listed; so are graded students who are not on
+the roster (they cannot be placed in an LMS file) and roster students the target cannot
+identify (no id of the kind it reads).
 """
 
 from __future__ import annotations
@@ -86,6 +88,8 @@ def _score(row: ExportRow, course: Course) -> str:
 def _status(row: ExportRow) -> str:
     if row.grade is None:
         return "no submission"
+    if row.grade.pending:
+        return "incomplete: not graded yet: " + ", ".join(row.grade.pending)
     if row.grade.final is None:
         return "withheld: submission time unknown"
     return "graded" if row.on_roster else "graded, not on the roster"
@@ -132,7 +136,9 @@ def export_grades(
                                f"students with the ids {fmt} knows them by")  # fmt: skip
     grades = student_grades(course, lab_id, gradebook)
     rows = _rows(grades, roster)
-    warnings = [f"withheld (submission time unknown), left empty: {row.student}"
+    warnings = [f"incomplete (not graded yet: {', '.join(row.grade.pending)}), left empty: "
+                f"{row.student}" if row.grade.pending else
+                f"withheld (submission time unknown), left empty: {row.student}"
                 for row in rows if row.grade is not None and row.grade.final is None]
     if fmt == "csv":
         table = [["student", *ROSTER_COLUMNS, "final", "possible", "status"]]

@@ -214,8 +214,10 @@ def grade_batch(
     Dask cluster `scheduler` (`local:N` or an address; see `autograder.distributed.client`)."""
     from tqdm import tqdm
 
+    from autograder.core.written import AnswerCells
     from autograder.records.gradebook import GradedRun, file_sha256, tests_digest
     from autograder.records.lateness import assess
+    from autograder.records.manual_grades import ManualGrades
     from autograder.sandbox import isolation
 
     started = time.perf_counter()
@@ -225,6 +227,9 @@ def grade_batch(
 
         check_scheduler(scheduler)  # a mistyped --scheduler is one line even with nothing to do
     digest = tests_digest(course, lab_id)
+    # What each notebook answered is kept for the TAs' review (written answers, code cells).
+    answer_cells = AnswerCells.of(read_notebook(course.lab(lab_id).notebook))
+    manual = ManualGrades(gradebook, lab_id)
     summary = BatchSummary(lab=lab_id, sandbox=isolation())
     todo: list[tuple[Submission, str]] = []
     invalid: list[tuple[Submission, str, str]] = []
@@ -251,6 +256,8 @@ def grade_batch(
         notes = notebook_notes(report, nb)
         if not report:
             notes = [problem for problem in [_whole_notebook_problem(records)] if problem]
+        if nb is not None:  # before the run: a complete run always has its answers
+            manual.store_answers(submission.student, sha, answer_cells.answers_in(nb))
         gradebook.record(GradedRun(
             student=submission.student, lab=lab_id, sha256=sha, filename=str(submission.path),
             submitted_at=submission.submitted_at, minutes_late=lateness.minutes_late or 0.0,
