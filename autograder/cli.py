@@ -7,6 +7,8 @@ autograder report <lab> [--out folder] [--db URL] [--feedback-zip]
 autograder export gradescope <lab> [--out dist]        a Gradescope autograder zip
 autograder export grades <lab> --format canvas|moodle|gradescope|csv [--roster roster.csv]
 autograder export nbgrader <lab> [--out dist/nbgrader]  the lab as an nbgrader course folder
+autograder review <lab> [--db URL] [--port 8765] [--anonymous]  grade by question in a browser
+autograder ta-password                 a TA login's password hash for course_config.py
 autograder validate <notebook> [--lab <lab>]   a student's check before submitting
 autograder demo                        release every lab and self-check it
 autograder init <folder>               a new course that releases and grades an example lab
@@ -204,6 +206,29 @@ def cmd_export_grades(course: Course, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_review(course: Course, args: argparse.Namespace) -> int:
+    import getpass
+
+    from autograder.review import serve
+
+    serve(course, args.lab, args.db, args.host, args.port, args.ta or getpass.getuser(),
+          args.anonymous, say=lambda line: print(line, flush=True))  # fmt: skip
+    return 0
+
+
+def cmd_ta_password(course: Course | None, args: argparse.Namespace) -> int:
+    import getpass
+
+    from autograder.review.security import hash_password
+
+    password = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else \
+        getpass.getpass("TA password: ")
+    if len(password) < 8:
+        raise ConfigError("ta-password: use at least 8 characters")
+    print(hash_password(password))
+    return 0
+
+
 def cmd_validate(course: Course, args: argparse.Namespace) -> int:
     from autograder.validate import validate_in_course
 
@@ -331,6 +356,24 @@ def build_parser() -> argparse.ArgumentParser:
     nbgrader.add_argument("--out", type=Path, default=None,
                           help="course folder (default: dist/nbgrader)")
     nbgrader.set_defaults(run=cmd_export_nbgrader)
+
+    review = commands.add_parser("review", help="grade written answers and override tests' "
+                                 "points in a browser, question by question")
+    review.add_argument("lab", help="lab id")
+    review.add_argument("--db", default=None, help="SQLAlchemy URL (default: gradebook.sqlite; "
+                        "PostgreSQL for several TAs at once)")
+    review.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default: this machine only)")
+    review.add_argument("--port", type=int, default=8765, help="port (0: any free one)")
+    review.add_argument("--ta", default=None,
+                        help="the TA's name on grades made with the token (default: your login)")
+    review.add_argument("--anonymous", action="store_true",
+                        help="hide student ids and shuffle the answers")
+    review.set_defaults(run=cmd_review)
+
+    password = commands.add_parser("ta-password",
+                                   help="hash a TA's password for course_config.py's \"tas\"")
+    password.set_defaults(run=cmd_ta_password, without_course=True)
 
     validate = commands.add_parser("validate", help="check a notebook before submitting it")
     validate.add_argument("notebook", type=Path, help="the .ipynb file to submit")

@@ -335,7 +335,6 @@ class ManualGrades:
                 AnswerRow.sha256 == sha256, AnswerRow.question == question)).first()  # fmt: skip
         if row is None:
             return None
-        row = row[0]
         images = {name: (mime, base64.b64decode(data))
                   for name, (mime, data) in json.loads(row.images or "{}").items()}
         return Answer(row.student, row.sha256, row.question, row.kind, row.text, row.digest,
@@ -348,7 +347,7 @@ class ManualGrades:
             rows = connection.execute(select(RubricItemRow).where(
                 RubricItemRow.lab == self.lab, RubricItemRow.question == question,
                 RubricItemRow.deleted.is_(False)).order_by(RubricItemRow.position,
-                                                           RubricItemRow.id)).scalars()
+                                                           RubricItemRow.id)).all()
             return [RubricItem(r.id, r.position, r.points, r.text, r.version) for r in rows]
 
     def seed_rubric(self, question: str, seeds: Iterable[tuple[float, str]], ta: str) -> bool:
@@ -408,7 +407,6 @@ class ManualGrades:
             RubricItemRow.id == item_id, RubricItemRow.lab == self.lab)).first()
         if row is None:
             return GradeConflict("that rubric item does not exist")
-        row = row[0]
         what = "removed" if row.deleted else "changed"
         return GradeConflict(f"{row.changed_by} {what} this rubric item at "
                              f"{row.changed_at:%H:%M:%S} UTC while you had it open; nothing was "
@@ -420,7 +418,7 @@ class ManualGrades:
         """{student: grade} for the question."""
         with self.engine.connect() as connection:
             rows = connection.execute(select(ManualGradeRow).where(
-                ManualGradeRow.lab == self.lab, ManualGradeRow.question == question)).scalars()
+                ManualGradeRow.lab == self.lab, ManualGradeRow.question == question)).all()
             rows = list(rows)
             applied: dict[int, set[int]] = {}
             for grade_pk, item_pk in connection.execute(
@@ -444,7 +442,7 @@ class ManualGrades:
         with self.engine.begin() as connection:
             rows = {row.student: row for row in connection.execute(select(ManualGradeRow).where(
                 ManualGradeRow.lab == self.lab, ManualGradeRow.question == question,
-                ManualGradeRow.student.in_([t.student for t in targets]))).scalars()}
+                ManualGradeRow.student.in_([t.student for t in targets]))).all()}
             applied = {pk for pk, in connection.execute(select(AppliedItemRow.grade_pk).where(
                 AppliedItemRow.grade_pk.in_([row.id for row in rows.values()]),
                 AppliedItemRow.item_pk == change.toggle_item))} if change.toggle_item else set()
@@ -524,9 +522,9 @@ class ManualGrades:
         not graded for the current notebook) and every override of a tested question."""
         with self.engine.connect() as connection:
             items = {row.id: row for row in connection.execute(select(RubricItemRow).where(
-                RubricItemRow.lab == self.lab, RubricItemRow.deleted.is_(False))).scalars()}
+                RubricItemRow.lab == self.lab, RubricItemRow.deleted.is_(False))).all()}
             rows = list(connection.execute(select(ManualGradeRow).where(
-                ManualGradeRow.lab == self.lab)).scalars())
+                ManualGradeRow.lab == self.lab)).all())
             applied: dict[int, list[int]] = {}
             for grade_pk, item_pk in connection.execute(
                     select(AppliedItemRow.grade_pk, AppliedItemRow.item_pk)

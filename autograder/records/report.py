@@ -201,7 +201,8 @@ def _lateness_text(grade: StudentGrade, course: Course) -> str:
 
 def _score_text(grade: StudentGrade, points: float) -> str:
     if grade.pending:
-        return (f"incomplete: {len(grade.pending)} of the questions not graded yet "
+        count = len(grade.pending)
+        return (f"incomplete: {count} question{'s' * (count > 1)} not graded yet "
                 f"({', '.join(grade.pending)}); {grade.total:g} / {points:g} so far")
     if grade.final is None:
         return f"withheld (tests {grade.total:g} / {points:g}; the submission time is unknown)"
