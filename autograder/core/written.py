@@ -135,6 +135,12 @@ def written_questions(nb: NotebookNode) -> list[WrittenQuestion]:
             raise WrittenQuestionError(f"{where}: a written answer cell needs a question heading "
                                        "'### <number> <name> (<P> points)' before it")
         heading = before[-1]
+        between = [cell for cell in nb.cells[heading.cell + 1:index] if cell.cell_type == "code"
+                   and (cell.get("metadata", {}).get("nbgrader") or {}).get("solution")]
+        if between:
+            raise WrittenQuestionError(f"{where}: the answer cell follows the solution cells of "
+                                       f"question {heading.name!r}; give it its own question "
+                                       "heading")  # fmt: skip
         if found and found[-1].name == heading.name:
             raise WrittenQuestionError(f"{where}: question {heading.name!r} has two written "
                                        "answer cells; give each its own heading")  # fmt: skip
