@@ -205,7 +205,8 @@ def _score_text(grade: StudentGrade, points: float) -> str:
         return (f"incomplete: {count} question{'s' * (count > 1)} not graded yet "
                 f"({', '.join(grade.pending)}); {grade.total:g} / {points:g} so far")
     if grade.final is None:
-        return f"withheld (tests {grade.total:g} / {points:g}; the submission time is unknown)"
+        return (f"withheld ({grade.total:g} / {points:g} before any late penalty; the submission "
+                "time is unknown)")
     if grade.penalty:
         return (f"{grade.final:g} / {points:g} "
                 f"(tests {grade.total:g}, late penalty {grade.penalty:g})")

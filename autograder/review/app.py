@@ -272,7 +272,7 @@ class ReviewApp:
     # ----------------------------------------------------------------- logins
 
     async def login_page(self, request: Request) -> Response:
-        nonce = secrets.token_urlsafe(16)
+        nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(16)
         response = self.page(request, "login.html", login_csrf=self.gate.csrf(
             Session("", nonce)), failed=request.query_params.get("failed") == "1")
         response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, samesite="strict")
@@ -378,7 +378,8 @@ def build_app(review: LabReview, gate: Gate, allowed_hosts: list[str]) -> Starle
             response.headers.update(SECURITY_HEADERS)
             return response
         if session is None and not (gate.logins and request.url.path == "/login"):
-            if gate.logins and request.method == "GET":
+            if gate.logins and request.method == "GET" and not request.url.path.startswith(
+                    "/static/"):  # fmt: skip
                 return RedirectResponse("/login", 303, headers=SECURITY_HEADERS)
             return _refused(gate, "no valid session")
         request.state.session = session

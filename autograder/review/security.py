@@ -10,8 +10,8 @@
   and a browser's Origin header, when sent, must be the app's own; SameSite=Strict keeps the
   cookie off cross-site requests too.
 - **Pages run only the app's script** (Content-Security-Policy: scripts and styles from the app,
-  images only as `data:`, no frames, forms only to the app), never are framed, send no referrer
-  and are not cached.
+  images only as `data:`, no frames, forms only to the app), are never framed, send no
+  referrer to other sites and are not cached.
 - **The Host header** must be the address the app listens on (no DNS rebinding).
 """
 
@@ -35,7 +35,7 @@ SECURITY_HEADERS = {
     "img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "x-frame-options": "DENY",
     "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
+    "referrer-policy": "same-origin",  # "no-referrer" would make form posts send Origin: null
     "cache-control": "no-store",
 }
 
