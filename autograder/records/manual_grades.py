@@ -215,7 +215,7 @@ class Answer:
     images: dict[str, tuple[str, bytes]]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Grade:
     """One TA grade as stored (the version is what a change must name)."""
 
@@ -327,6 +327,14 @@ class ManualGrades:
                                       .where(AnswerRow.lab == self.lab,
                                              AnswerRow.question == question))  # fmt: skip
             return {(student, sha): digest for student, sha, digest in rows}
+
+    def answer_texts(self, question: str) -> dict[tuple[str, str], str]:
+        """{(student, sha256): text} of every stored answer to `question`."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(AnswerRow.student, AnswerRow.sha256, AnswerRow.text)
+                                      .where(AnswerRow.lab == self.lab,
+                                             AnswerRow.question == question))  # fmt: skip
+            return {(student, sha): text_ for student, sha, text_ in rows}
 
     def answer(self, student: str, sha256: str, question: str) -> Answer | None:
         with self.engine.connect() as connection:

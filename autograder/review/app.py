@@ -110,9 +110,9 @@ class ReviewApp:
         uses = {item.id: self.review.manual.uses(item.id) for item in rubric}
         rescored = _int(request.query_params.get("rescored"))
         changed = _int(request.query_params.get("item"))
+        texts = self.review.manual.answer_texts(question.name)
         rows = [(group, self.review.score(question, group.members[0], points),
-                 _preview(self.review.manual.answer(group.members[0].student,
-                                                    group.members[0].sha256, question.name)))
+                 _preview(texts.get((group.members[0].student, group.members[0].sha256))))
                 for group in groups]  # fmt: skip
         return self.page(request, "question.html", question=question, rows=rows, rubric=rubric,
                          uses=uses, progress=self.review.progress(question, groups),
@@ -324,10 +324,10 @@ def _common(values: dict[str, Any]) -> Any:
     return distinct.pop() if len(distinct) == 1 else None
 
 
-def _preview(answer: Any) -> str:
+def _preview(answer: str | None) -> str:
     if answer is None:
         return "(answer not kept: graded before answers were kept; grade again with --force)"
-    text = " ".join(answer.text.split())
+    text = " ".join(answer.split())
     return (text[:140] + " …" if len(text) > 140 else text) or "(no answer)"
 
 

@@ -127,6 +127,8 @@ class LabReview:
         self._lock = threading.Lock()
         self._fingerprint: tuple | None = None
         self.currents: dict[str, Current] = {}
+        self.tokens: dict[str, str] = {}  # student -> token
+        self._digests: dict[str, dict[tuple[str, str], str]] = {}  # answers change with runs
         self.by_token: dict[str, str] = {}
         self.questions: list[ReviewQuestion] = []
 
@@ -163,7 +165,9 @@ class LabReview:
                 if name in written else ReviewQuestion(index, name, "code", possible[name])
                 for index, name in enumerate(names, start=1)]  # fmt: skip
             self.currents = currents
-            self.by_token = {self.token_of(student): student for student in currents}
+            self.tokens = {student: self.token_of(student) for student in currents}
+            self.by_token = {token: student for student, token in self.tokens.items()}
+            self._digests = {}
             self._fingerprint = fingerprint
 
     def question(self, index: int) -> ReviewQuestion | None:
@@ -171,24 +175,26 @@ class LabReview:
         return next((q for q in self.questions if q.index == index), None)
 
     def label(self, student: str) -> str:
-        return f"student {self.token_of(student)[:6]}" if self.anonymous else student
+        return f"student {self.tokens[student][:6]}" if self.anonymous else student
 
     def _order(self, student: str) -> str:
-        return self.token_of(student) if self.anonymous else student
+        return self.tokens[student] if self.anonymous else student
 
     # ----------------------------------------------------------------- groups and progress
 
     def groups(self, question: ReviewQuestion) -> list[Group]:
         """Every current answer to `question`, grouped (largest groups first)."""
         self.refresh()
-        digests = self.manual.answer_digests(question.name)
+        digests = self._digests.get(question.name)
+        if digests is None:  # answers are stored before their run: they are in when it is
+            digests = self._digests[question.name] = self.manual.answer_digests(question.name)
         grades = self.manual.grades(question.name)
         groups: dict[str, Group] = {}
         for student in sorted(self.currents, key=self._order):
             current = self.currents[student]
             digest = digests.get((student, current.sha256), NO_ANSWER_KEPT)
             group = groups.setdefault(digest, Group(digest[:16], digest, 0))
-            group.members.append(Member(student, self.token_of(student), self.label(student),
+            group.members.append(Member(student, self.tokens[student], self.label(student),
                                         current.sha256, grades.get(student),
                                         current.results.get(question.name, ())))  # fmt: skip
         ordered = sorted(groups.values(), key=lambda g: (-len(g.members),
@@ -198,7 +204,13 @@ class LabReview:
         return ordered
 
     def progress(self, question: ReviewQuestion, groups: list[Group] | None = None) -> Progress:
-        members = [m for g in groups or self.groups(question) for m in g.members]
+        if groups is None:  # from the grades alone: no need to group the answers
+            self.refresh()
+            grades = self.manual.grades(question.name)
+            members = [Member(student, "", "", current.sha256, grades.get(student))
+                       for student, current in self.currents.items()]  # fmt: skip
+        else:
+            members = [member for group in groups for member in group.members]
         return Progress(sum(m.status == "graded" for m in members),
                         sum(m.status == "review" for m in members), len(members))
 
