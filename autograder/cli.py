@@ -85,10 +85,12 @@ def self_check(course: Course, lab_id: str) -> str:
     records = run_hidden_tests(course, lab_id)
     passed = [record for record in records if record.outcome == "passed"]
     earned = sum(record.earned for record in records)
+    tested = sum(record.points for record in records)
     status = "ok" if len(passed) == len(records) else "FAILED"
+    written = f" (and {total - tested:g} of written questions)" if total > tested else ""
     return (
         f"self-check {lab_id}: {status}, {len(passed)}/{len(records)} hidden tests pass on the "
-        f"reference, {earned:g}/{total:g} points"
+        f"reference, {earned:g}/{tested:g} points{written}"
     )
 
 
