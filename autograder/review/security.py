@@ -117,7 +117,7 @@ class Gate:
             ta, nonce, until = str(data["ta"]), str(data["nonce"]), int(data["until"])
         except (ValueError, KeyError, TypeError):
             return None
-        if until < time.time() or (self.logins and ta not in self.logins):
+        if until < time.time() or (self.token is None and ta not in self.logins):
             return None
         return Session(ta, nonce)
 
