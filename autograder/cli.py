@@ -9,6 +9,8 @@ autograder export gradescope <lab> [--out dist] [--no-check]   a Gradescope auto
 autograder export grades <lab> --format canvas|moodle|gradescope|csv [--roster roster.csv]
                        [--match email|idnumber|username]   (Moodle's identifier)
 autograder export nbgrader <lab> [--out dist/nbgrader]  the lab as an nbgrader course folder
+autograder review <lab> [--db URL] [--port 8765] [--anonymous]  grade by question in a browser
+autograder ta-password                 a TA login's password hash for course_config.py
 autograder validate <notebook> [--lab <lab>]   a student's check before submitting
 autograder demo                        release every lab and self-check it
 autograder init <folder>               a new course that releases and grades an example lab
@@ -86,10 +88,12 @@ def self_check(course: Course, lab_id: str) -> str:
     records = run_hidden_tests(course, lab_id)
     passed = [record for record in records if record.outcome == "passed"]
     earned = sum(record.earned for record in records)
+    tested = sum(record.points for record in records)
     status = "ok" if len(passed) == len(records) else "FAILED"
+    written = f" (and {total - tested:g} of written questions)" if total > tested else ""
     return (
         f"self-check {lab_id}: {status}, {len(passed)}/{len(records)} hidden tests pass on the "
-        f"reference, {earned:g}/{total:g} points"
+        f"reference, {earned:g}/{tested:g} points{written}"
     )
 
 
@@ -215,6 +219,29 @@ def cmd_export_grades(course: Course, args: argparse.Namespace) -> int:
     export = export_grades(course, args.lab, gradebook, args.format, out, roster,
                            args.assignment, args.match)  # fmt: skip
     print("\n".join(export.lines()))
+    return 0
+
+
+def cmd_review(course: Course, args: argparse.Namespace) -> int:
+    import getpass
+
+    from autograder.review import serve
+
+    serve(course, args.lab, args.db, args.host, args.port, args.ta or getpass.getuser(),
+          args.anonymous, say=lambda line: print(line, flush=True))  # fmt: skip
+    return 0
+
+
+def cmd_ta_password(course: Course | None, args: argparse.Namespace) -> int:
+    import getpass
+
+    from autograder.review.security import hash_password
+
+    password = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else \
+        getpass.getpass("TA password: ")
+    if len(password) < 8:
+        raise ConfigError("ta-password: use at least 8 characters")
+    print(hash_password(password))
     return 0
 
 
@@ -350,6 +377,24 @@ def build_parser() -> argparse.ArgumentParser:
     nbgrader.add_argument("--out", type=Path, default=None,
                           help="course folder (default: dist/nbgrader)")
     nbgrader.set_defaults(run=cmd_export_nbgrader)
+
+    review = commands.add_parser("review", help="grade written answers and override tests' "
+                                 "points in a browser, question by question")
+    review.add_argument("lab", help="lab id")
+    review.add_argument("--db", default=None, help="SQLAlchemy URL (default: gradebook.sqlite; "
+                        "PostgreSQL for several TAs at once)")
+    review.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default: this machine only)")
+    review.add_argument("--port", type=int, default=8765, help="port (0: any free one)")
+    review.add_argument("--ta", default=None,
+                        help="the TA's name on grades made with the token (default: your login)")
+    review.add_argument("--anonymous", action="store_true",
+                        help="hide student ids and shuffle the answers")
+    review.set_defaults(run=cmd_review)
+
+    password = commands.add_parser("ta-password",
+                                   help="hash a TA's password for course_config.py's \"tas\"")
+    password.set_defaults(run=cmd_ta_password, without_course=True)
 
     validate = commands.add_parser("validate", help="check a notebook before submitting it")
     validate.add_argument("notebook", type=Path, help="the .ipynb file to submit")

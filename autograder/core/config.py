@@ -102,6 +102,8 @@ class Course:
     extensions: dict[str, dict[str, datetime | str]] = field(default_factory=dict)
     # Grade exports: a roster student without a submission gets an empty cell, or a zero.
     missing_submission: str = "empty"
+    # `autograder review` with TA logins: {TA name: password hash from `autograder ta-password`}.
+    tas: dict[str, str] = field(default_factory=dict)
 
     def lab(self, lab_id: str) -> Lab:
         if lab_id not in self.labs:
@@ -217,7 +219,21 @@ def _parse_course(root: Path, data: Any) -> Course:
     extensions = _parse_extensions(data.get("extensions", {}), labs, tz)
     missing = _one_of(data, "missing_submission", MISSING_SUBMISSION_POLICIES,
                       Course.missing_submission, "")  # fmt: skip
-    return Course(root, name, term, tz, salt, late_policy, labs, extensions, missing)
+    tas = _parse_tas(data.get("tas", {}))
+    return Course(root, name, term, tz, salt, late_policy, labs, extensions, missing, tas)
+
+
+def _parse_tas(data: Any) -> dict[str, str]:
+    """`tas`: {name: "pbkdf2_sha256$<iterations>$<salt>$<hash>"} (`autograder ta-password`)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{CONFIG_FILE}: tas: expected a dict of TA names to password hashes")
+    for name, stored in data.items():
+        parts = stored.split("$") if isinstance(stored, str) else []
+        if not (isinstance(name, str) and name.strip()) or len(parts) != 4 \
+                or parts[0] != "pbkdf2_sha256" or not parts[1].isdigit():
+            raise ConfigError(f"{CONFIG_FILE}: tas.{name}: expected a password hash from "
+                              "`autograder ta-password` (pbkdf2_sha256$...)")  # fmt: skip
+    return dict(data)
 
 
 def _parse_extensions(data: Any, labs: dict[str, Lab], tz: ZoneInfo) -> dict:

@@ -1,7 +1,8 @@
 """`autograder export grades <lab> --format canvas|moodle|gradescope|csv`: final grades for an LMS.
 
-The grades are the report's (`autograder.records.report.student_grades`): the tests' points less
-the late penalty under the course's current late policy and extensions. Students are matched
+The grades are the report's (`autograder.records.report.student_grades`): the tests' points and
+the TAs' manual points less the late penalty under the course's current late policy and
+extensions. Students are matched
 through the roster (`--roster`, the CSV `grade` takes): each roster student is one row, identified
 by the ids the target's importer reads:
 
@@ -21,9 +22,10 @@ by the ids the target's importer reads:
 
 An empty grade cell clears a grade already in Canvas and Moodle (both read it as "no grade"),
 so an LMS file never holds one: a roster student without a submission (unless the course says
-`"missing_submission": "zero"`) and a withheld grade (submission time unknown) are left out of
-the file and listed, as are graded students who are not on the roster and roster students
-without the id the target reads. The plain CSV keeps every row, with its status.
+`"missing_submission": "zero"`), a withheld grade (submission time unknown), an incomplete one
+(a question no TA has graded yet) and one the grader could not grade are left out of the file
+and listed, as are graded students who are not on the roster and roster students without the id
+the target reads. The plain CSV keeps every row, with its status.
 """
 
 from __future__ import annotations
@@ -99,6 +101,8 @@ def _status(row: ExportRow) -> str:
         return "no submission"
     if row.grade.fault:
         return "not graded: the grader failed (grade again with the same command)"
+    if row.grade.pending:
+        return "incomplete: not graded yet: " + ", ".join(row.grade.pending)
     if row.grade.final is None:
         return "withheld: submission time unknown"
     return "graded" if row.on_roster else "graded, not on the roster"
@@ -179,7 +183,9 @@ def export_grades(
     def score(row: ExportRow) -> str:
         return _score(row, course)
 
-    warnings = [f"withheld (submission time unknown), left empty: {row.student}"
+    warnings = [f"incomplete (not graded yet: {', '.join(row.grade.pending)}), left empty: "
+                f"{row.student}" if row.grade.pending else
+                f"withheld (submission time unknown), left empty: {row.student}"
                 for row in rows if row.grade is not None and row.grade.final is None
                 and not row.grade.fault] if fmt == "csv" else []  # fmt: skip
     if fmt == "csv":

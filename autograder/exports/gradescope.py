@@ -32,6 +32,8 @@ from packaging.requirements import Requirement
 
 from autograder.authoring.student_bundle import pinned_closure, write_reproducible_zip
 from autograder.core.config import CONFIG_FILE, ConfigError, Course
+from autograder.core.notebook import read_notebook
+from autograder.core.written import written_questions
 from autograder.judging.hidden_tests import run_hidden_tests
 
 KIT_DISTRIBUTION = "rnn-course-kit"
@@ -214,15 +216,17 @@ def _course_files(course: Course, lab_id: str) -> dict[str, Path]:
 
 
 def check_visibility_questions(course: Course, lab_id: str) -> None:
-    """Refuse per-question visibilities that name no question of the lab's hidden tests."""
+    """Refuse per-question visibilities that name no question of the lab's hidden tests or
+    written questions."""
     lab = course.lab(lab_id)
     if not lab.gradescope_question_visibility:
         return
     questions = {record.question for record in run_hidden_tests(course, lab_id, collect_only=True)}
+    questions |= {question.name for question in written_questions(read_notebook(lab.notebook))}
     for name in lab.gradescope_question_visibility:
         if name not in questions:
             raise ConfigError(f"{CONFIG_FILE}: {lab.config_key}.gradescope.questions: {name!r} is "
-                              f"not a question of tests/{lab_id} "
+                              f"not a question of tests/{lab_id} or a written question "
                               f"({', '.join(sorted(questions))})")  # fmt: skip
 
 

@@ -8,11 +8,13 @@ gradebook records, in a throwaway gradebook), then written in Gradescope's resul
 - `tests`: one entry per question, in notebook order: `name`, `score`, `max_score`, `status`
   (`passed` when every point was earned, else `failed`), `output` (each test's outcome and the
   same student-safe message as the feedback), and `visibility` when the lab sets one for it;
-- `score` (the tests' points: the late policy stays Gradescope's), `execution_time`, `output`
-  (which notebook was graded, how the sandbox isolated it, and the notebook's notes: failing
-  cells, skipped shell escapes), `visibility`, `stdout_visibility`, and `extra_data` with the
-  notebook and the isolation mode (`bwrap`, or `limits only` where the image cannot run
-  bubblewrap).
+  a written question (`autograder.core.written`) is there as pending: its `max_score`, no
+  score or status, and an output that says course staff grade it;
+- `score` (the tests' points: the late policy stays Gradescope's, written questions are graded
+  by course staff), `execution_time`, `output` (which notebook was graded, how the sandbox
+  isolated it, and the notebook's notes: failing cells, skipped shell escapes), `visibility`,
+  `stdout_visibility`, and `extra_data` with the notebook and the isolation mode (`bwrap`, or
+  `limits only` where the image cannot run bubblewrap).
 
 The submitted notebook is chosen by the kit's one rule (`autograder.intake.notebook_choice`):
 macOS's `__MACOSX/` and `._*` files, checkpoints and hidden files are never a submission; the
@@ -42,6 +44,8 @@ STUDENT = "submission"  # the gradebook's name for the one student graded here
 ISOLATION = {"bwrap": "bubblewrap (no network, read-only system, no view of the course files)",
              "limits only": "resource limits only (this image cannot run bubblewrap: no "
                             "filesystem or network isolation)"}  # fmt: skip
+PENDING_OUTPUT = ("Pending: a written answer, graded by course staff after the deadline; its "
+                  "points are not in the score until then.")
 
 
 def _settings(root: Path) -> dict[str, Any]:
@@ -74,19 +78,27 @@ def graded_results(course: Any, lab_id: str, grade: Any, execution_time: float,
     lab = course.lab(lab_id)
     tests = []
     for question, results in results_by_question(grade):
-        test: dict[str, Any] = {
-            "name": question.name, "score": question.earned, "max_score": question.possible,
-            "status": "passed" if question.earned >= question.possible else "failed",
-            "output": "\n".join(test_result_text(result, grade.notes) for result in results),
-            "output_format": "text",
-        }  # fmt: skip
+        test: dict[str, Any] = {"name": question.name, "max_score": question.possible,
+                                "output_format": "text"}  # fmt: skip
+        if question.pending:  # a written answer: no score until course staff grade it
+            test["output"] = PENDING_OUTPUT
+        else:
+            test |= {"score": question.earned,
+                     "status": "passed" if question.earned >= question.possible else "failed",
+                     "output": "\n".join(test_result_text(result, grade.notes)
+                                         for result in results)}  # fmt: skip
         if question.name in lab.gradescope_question_visibility:
             test["visibility"] = lab.gradescope_question_visibility[question.name]
         tests.append(test)
     sandbox = grade.run.sandbox
-    output = [f"{lab.title}: {grade.total:g} / {grade.possible:g} points from the tests.",
+    pending = sum(question.possible for question in grade.questions if question.pending)
+    tested = grade.possible - pending
+    output = [f"{lab.title}: {grade.total:g} / {tested:g} points from the tests.",
               f"Graded {notebook or 'the submitted notebook'}; sandbox: "
               f"{ISOLATION.get(sandbox, sandbox)}."]  # fmt: skip
+    if pending:
+        output.append(f"Written answers ({pending:g} points) are pending: course staff grade "
+                      "them.")  # fmt: skip
     if grade.notes:
         output += ["", "Your notebook (" + CELL_COUNTING.rstrip(".").lower() + "):"]
         output += [f"- {note}" for note in grade.notes]

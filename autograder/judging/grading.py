@@ -223,6 +223,8 @@ class BatchRecorder:
     digest: str
     device: str
     summary: BatchSummary
+    answer_cells: Any = None  # autograder.core.written.AnswerCells of the lab
+    manual: Any = None  # autograder.records.manual_grades.ManualGrades: answers kept for review
     bar: Any = None
 
     def _run(self, submission: Submission, sha: str, report: dict, records: list[dict],
@@ -239,6 +241,9 @@ class BatchRecorder:
         notes = notebook_notes(report, nb)
         if not report:
             notes = [problem for problem in [_whole_notebook_problem(records)] if problem]
+        if nb is not None and self.manual is not None:  # before the run: a graded run always
+            self.manual.store_answers(submission.student, sha,  # has its answers
+                                      self.answer_cells.answers_in(nb))  # fmt: skip
         graded = GradedRun(
             student=submission.student, lab=self.lab_id, sha256=sha,
             filename=str(submission.path), submitted_at=submission.submitted_at,
@@ -301,7 +306,9 @@ def grade_batch(
     (`summary.stopped`): what was stored stays, and the same command resumes."""
     from tqdm import tqdm
 
+    from autograder.core.written import AnswerCells
     from autograder.records.gradebook import GradebookUnavailable, file_sha256, tests_digest
+    from autograder.records.manual_grades import ManualGrades
     from autograder.sandbox import isolation
 
     started = time.perf_counter()
@@ -312,7 +319,10 @@ def grade_batch(
         check_scheduler(scheduler)  # a mistyped --scheduler is one line even with nothing to do
     digest = tests_digest(course, lab_id)
     summary = BatchSummary(lab=lab_id, sandbox=isolation())
-    recorder = BatchRecorder(course, lab_id, gradebook, digest, device, summary)
+    # What each notebook answered is kept for the TAs' review (written answers, code cells).
+    recorder = BatchRecorder(course, lab_id, gradebook, digest, device, summary,
+                             AnswerCells.of(read_notebook(course.lab(lab_id).notebook)),
+                             ManualGrades(gradebook, lab_id))  # fmt: skip
     todo: list[tuple[Submission, str]] = []
     invalid: list[tuple[Submission, str, str]] = []
     for submission in submissions:
