@@ -1,34 +1,49 @@
 """Run student code in a separate, confined process: the trusted side of the sandbox.
 
-`Sandbox` starts `autograder.sandbox.worker` (a fork server that has already imported NumPy, torch,
-IPython and matplotlib) under Linux bubblewrap when `bwrap` works here:
+`Sandbox` starts `autograder.sandbox.worker` (a fork server that has already imported NumPy,
+torch, IPython, matplotlib and the lab's own imports) under Linux bubblewrap when `bwrap` works
+here (`bwrap_works`):
 
 - its own pid, network (none), IPC and UTS namespaces, dying with the grader;
 - a read-only view of the system (/usr, /etc), the Python installation and the virtual
   environment, plus the `autograder` and `courselib` packages, and nothing else of the course:
   no tests/, solutions/, source/, gradebook, or other submissions (the notebook's code is sent
   over a socket; the files never enter);
-- a private, size-bounded, writable /tmp; a scrubbed environment; an unprivileged uid leased for
-  this sandbox alone (see `lease_sandbox_uid`), so RLIMIT_NPROC holds and nothing else runs as it.
+- a scrubbed environment, and only the capabilities the server needs to confine its children
+  (`confine.SERVER_CAPABILITIES`); an unprivileged uid leased for this sandbox alone (see
+  `lease_sandbox_uid`) for the children, so RLIMIT_NPROC holds and nothing else runs as it.
 
-What is isolated per submission (nothing crosses from one submission to the next):
+What is reset per submission, and by whom (nothing crosses from one submission to the next):
 
-- **Channel.** Each submission talks to the grader over a socket pair made for it alone: the
-  grader passes one end to the server with the "start" frame (SCM_RIGHTS); the forked child keeps
-  only that descriptor (every other one, the server's control socket included, is closed before
-  any student code runs), and the server closes its copy. A child therefore cannot read or write
-  the server's control socket or another submission's messages. The server is non-dumpable, so a
-  child (same uid) cannot ptrace it or open /proc/<server>/fd or /mem; sockets cannot be reopened
-  through /proc anyway. The server itself never runs student code and never reads its channel.
-- **Files.** Each child works in a fresh folder with a random name (mode 0700) holding its
-  working folder, TMPDIR, HOME and matplotlib config. After the child, the server kills what it
-  left running and empties the sandbox's private /tmp (without bubblewrap: its scratch folder, and
-  what the sandbox uid owns in /tmp, /var/tmp and /dev/shm) and removes its System V IPC objects,
-  so the next submission starts with an empty /tmp (the tmpfs is emptied, not carried over).
+- **Under bubblewrap, by the kernel.** Each submission's child runs in namespaces of its own
+  (pid, mount, IPC, UTS, network), with a fresh size-bounded tmpfs on /tmp and /dev/shm and a
+  /proc that shows only its own processes (`worker.Namespaces`). When its process ends, the
+  namespace's init ends, and the kernel kills every other process of the namespace and frees its
+  files and IPC objects: nothing the child did to permissions, owners or ids (a folder locked
+  0500, a full /tmp, a segment given to another owner, a daemon) survives it. Its parent is that
+  init, which it cannot signal; the server is in another pid namespace.
+- **With the limits only, by root.** A root grader's server stays root and runs each child as
+  the leased uid, in a folder of its own that the server made (`worker.SharedMachine`); after it,
+  the server kills every process of the uid until none is left (`kill(-1)` as the uid, repeated)
+  and removes, as root, what the uid left in the machine's shared folders (/tmp, /var/tmp,
+  /dev/shm, /run/lock, /dev/mqueue and the world-writable folders inside them) and its System V
+  IPC objects, by owner and by creator (`cleanup`). Where the Python installation is root's
+  alone, the sandbox runs from a copy every uid can read (`readable_python`): no child ever holds
+  a capability that reads the host's files.
+- **In both**, the child has no capability left, cannot gain one (no_new_privs: setuid programs
+  included), and the kernel's keyring calls are refused (`confine.deny_keyrings`: a key outlives
+  every process of its uid). After each child the server checks that the state is clean (no
+  process of the submission, no key added, no file or IPC object of the uid left) and says so in
+  its report; a sandbox that is not clean is replaced (`read_exit`), never reused.
+- **Each submission's channel.** Each submission talks to the grader over a socket pair made for
+  it alone: the grader passes one end to the server with the "start" frame (SCM_RIGHTS); the
+  child keeps only that descriptor (every other one, the server's control socket included, is
+  closed before any student code runs), and the server closes its copy. The server is
+  non-dumpable and never reads a child's messages; it never runs student code.
 - **Memory and processes.** Each submission runs in a fresh child forked from the clean server
-  (copy-on-write: nothing an earlier child changed is visible), with its own limits on memory
-  (RLIMIT_AS; on CUDA private data plus a share of the GPU's memory), CPU time, file size and
-  processes; leftovers are killed by pid namespace (bwrap) or by the leased uid.
+  (copy-on-write: nothing an earlier child changed is visible), with hard limits (it cannot raise
+  them) on memory (RLIMIT_AS; on CUDA private data plus a share of the GPU's memory), CPU time,
+  file size and processes.
 - **Protocol.** Every frame from the sandbox is hostile until validated: its size is checked from
   its header against the lab's `max_reply_mb`, its item count before it is parsed, its fields
   against a schema, its request id against the request. Anything unexpected (an undecodable or
@@ -36,17 +51,24 @@ What is isolated per submission (nothing crosses from one submission to the next
   malformed report or exit status) kills the whole sandbox and fails the current test as
   `crashed`; the next test starts a fresh sandbox. A stale message is never read as an answer.
 
+What each mode does not isolate: with the limits only, the child shares the machine's network
+and can read every file that any uid may read (keep a course folder's parents at mode 0700), and
+without root (one uid for all) it can also signal the server and the grader's other processes of
+that uid, and what it leaves in the machine's shared folders and IPC objects is not removed
+(only its own folder, and its processes through the server's subtree). Reports say which mode
+graded each submission.
+
 Time limits count CPU time, so a busy machine does not change a verdict: each cell has
 `cell_timeout_s` of CPU time, the notebook `notebook_timeout_s`, each test `test_timeout_s` (all
-its calls together), enforced inside the child (ITIMER_PROF, then RLIMIT_CPU for code stuck in C).
-Wall time is only a backstop against code that sleeps: `wall_factor` times each limit, enforced
-by the grader, which then kills the sandbox.
+its calls together), enforced inside the child (ITIMER_PROF, then RLIMIT_CPU for code stuck in C)
+and again by the grader from outside (`monitor`: the kernel's own accounting of the submission's
+processes, read every half second while it waits; a child that switches off its own timers
+still meets them). The backstop against code that sleeps counts only the time in which the
+submission neither ran nor waited to run: `wall_factor` times each limit.
 
-Without bwrap the same worker runs with the limits only (`isolation()` says which; reports and the
-summary say so): no filesystem or network isolation, but a root grader still drops the worker to
-a leased uid of its own (keeping only the right to read where the Python installation is root's
-alone), so RLIMIT_NPROC holds, writes go only where any uid may, and the server kills every
-process of that uid after each submission.
+Faults: a child says "begun" before any student code runs. A child that ends before that, or a
+server whose own test child (its canary) fails, is the grader's failure (`SandboxUnavailable`,
+an `autograder.core.errors.GraderFault`): never a student's grade.
 
 Crash policy: a test that crashes the sandbox or runs out of time fails ("crashed" /
 "timeout"); the next test runs in a fresh sandbox that executes the notebook again, up to

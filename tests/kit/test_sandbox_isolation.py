@@ -1,4 +1,6 @@
-"""The sandbox with real notebooks: isolation, limits, crashes, timeouts and handles."""
+"""The sandbox with real notebooks: isolation, limits, crashes, timeouts and handles.
+
+The whole module runs while both cores are kept busy (2 spinning processes per core)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ import nbformat
 import numpy as np
 import pytest
 import torch
+from cpu_load import cpu_load
 
+from autograder.core.config import load_course
 from autograder.judging import judge
 from autograder.sandbox import (
     Limits,
@@ -86,6 +90,12 @@ layer = torch.nn.Linear(2, 1)
 def notebook(*sources: str) -> dict:
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
     return judge.notebook_payload(nb)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def busy_machine():
+    with cpu_load(per_core=2):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -211,3 +221,23 @@ def test_cuda_request_without_cuda_is_a_one_line_error():
     assert resolve_device("auto") == "cpu"
     with pytest.raises(NotebookError, match="no CUDA device"):
         resolve_device("cuda")
+
+
+@pytest.mark.slow
+def test_the_sandbox_seed_says_nothing_of_the_hidden_tests_inputs(tiny_course, tmp_path):
+    """What a student can read inside (torch.initial_seed(), NumPy's and Python's generators) is
+    drawn from the term's salt, but not from the seed of the hidden tests' `rng`."""
+    course = load_course(tiny_course)
+    notebook_path = tmp_path / "seeds.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import random, numpy as np, torch\nSEED = torch.initial_seed()\n"
+        "NUMPY = float(np.random.random())\nPYTHON = random.random()")]), notebook_path)
+    try:
+        sub = judge.RemoteNamespace(judge.connect(course, "tiny", notebook_path, "cpu"))
+        hidden = course.seed("tiny")
+        assert sub.SEED == course.sandbox_seed("tiny") != hidden
+        assert sub.NUMPY != np.random.RandomState(hidden % 2**32).random()
+        assert sub.PYTHON != __import__("random").Random(hidden).random()
+        assert course.sandbox_seed("tiny") == load_course(tiny_course).sandbox_seed("tiny")
+    finally:
+        judge.shutdown()
