@@ -332,18 +332,18 @@ class Gradebook:
                 )  # fmt: skip
                 return session.execute(query.limit(1)).first() is not None
 
-        return self._retrying(look)
+        return self.retrying(look)
 
     def record(self, graded: GradedRun) -> str:
         """Write the run and its results in one transaction; returns the run id."""
-        return self._retrying(lambda: self._write(graded))
+        return self.retrying(lambda: self._write(graded))
 
     def record_fault(self, graded: GradedRun, reason: str) -> str:
         """Write a grader fault for this notebook: a run without results, which is no grade."""
         run = GradedRun(**{**graded.__dict__, "records": [], "notebook_notes": []})
-        return self._retrying(lambda: self._write(run, fault=reason))
+        return self.retrying(lambda: self._write(run, fault=reason))
 
-    def _retrying(self, action: Callable[[], Any]) -> Any:
+    def retrying(self, action: Callable[[], Any]) -> Any:
         """`action()`, done again when another grader inserted the same student or submission
         at the same moment (once), or when the connection to the database was lost (for about
         half a minute, reconnecting; then GradebookUnavailable)."""

@@ -305,7 +305,11 @@ class ManualGrades:
     # ----------------------------------------------------------------- answers (grading time)
 
     def store_answers(self, student: str, sha256: str, answers: list[SubmittedAnswer]) -> None:
-        """Keep what a graded notebook answered (once per notebook: it cannot change)."""
+        """Keep what a graded notebook answered (once per notebook: it cannot change); written
+        again, as the run is, when the database connection was lost."""
+        self.gradebook.retrying(lambda: self._store_answers(student, sha256, answers))
+
+    def _store_answers(self, student: str, sha256: str, answers: list[SubmittedAnswer]) -> None:
         with self.engine.begin() as connection:
             present = set(connection.execute(select(AnswerRow.question).where(
                 AnswerRow.lab == self.lab, AnswerRow.student == student,
