@@ -63,7 +63,10 @@ class Namespace:
         try:
             return self._run.namespace[name]
         except KeyError:
-            fail_missing_name(self._label, name)
+            self._missing(name)
+
+    def _missing(self, name: str) -> None:
+        fail_missing_name(self._label, name)
 
     def __contains__(self, name: str) -> bool:
         return name in self._run.namespace
@@ -116,14 +119,9 @@ def reference_run(lab: Lab) -> NotebookRun:
 class ReferenceNamespace(Namespace):
     """`ref`: a name the reference notebook lacks is the lab's fault, not the student's."""
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        try:
-            return self._run.namespace[name]
-        except KeyError:
-            raise GraderFault(f"the reference notebook does not define `{name}` (a mistake in "
-                              "the lab, not in the submission)") from None
+    def _missing(self, name: str) -> None:
+        raise GraderFault(f"the reference notebook does not define `{name}` (a mistake in the "
+                          "lab, not in the submission)")
 
 
 @pytest.fixture(scope="module")

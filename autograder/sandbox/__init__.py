@@ -101,6 +101,7 @@ from typing import Any
 from autograder.core.config import Lab
 from autograder.core.errors import GraderFault, UserError
 from autograder.core.notebook import MODULE_NAME
+from autograder.core.processes import descendants, parents
 from autograder.sandbox import boundary
 from autograder.sandbox.cleanup import (
     kill_until_gone,
@@ -110,13 +111,7 @@ from autograder.sandbox.cleanup import (
     status_fields,
 )
 from autograder.sandbox.confine import SERVER_CAPABILITIES
-from autograder.sandbox.monitor import (
-    Window,
-    descendants,
-    namespace_depth,
-    parents,
-    process_cpu_seconds,
-)
+from autograder.sandbox.monitor import Window, namespace_depth, process_cpu_seconds
 from autograder.sandbox.worker import CPU_GRACE_S
 
 MAX_RESTARTS = 3
@@ -752,7 +747,7 @@ class Sandbox:
         bubblewrap in the submission's own pid namespace."""
         if self.process is None:
             return []
-        below = descendants(self.process.pid, parents())
+        below = descendants(self.process.pid, parents(living_only=False))
         if self.mode != "bwrap":
             return below
         return [pid for pid in below if namespace_depth(pid) >= self.depth + 2]

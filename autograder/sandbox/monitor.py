@@ -22,53 +22,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from autograder.core.processes import stat_fields
+
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 POLL_S = 0.5  # how often a long wait for a submission looks at its processes
 
 
-def _stat(pid: int) -> list[str] | None:
-    """The fields of /proc/<pid>/stat after the command name (state first), or None."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            return handle.read().rsplit(b")", 1)[1].decode().split()
-    except (OSError, IndexError):
-        return None
-
-
 def process_cpu_seconds(pid: int, with_children: bool = True) -> float | None:
     """CPU time of process `pid` (all its threads), with that of the children it has waited for."""
-    fields = _stat(pid)
+    fields = stat_fields(pid)
     if fields is None or len(fields) < 15:
         return None
     ticks = int(fields[11]) + int(fields[12])
     if with_children:
         ticks += int(fields[13]) + int(fields[14])
     return ticks / CLOCK_TICKS
-
-
-def parents() -> dict[int, int]:
-    """pid -> parent pid, for every process this /proc shows."""
-    table = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            fields = _stat(int(entry))
-            if fields and len(fields) > 1:
-                table[int(entry)] = int(fields[1])
-    return table
-
-
-def descendants(root: int, table: dict[int, int] | None = None) -> list[int]:
-    """Every process below `root` (children, their children, ...), `root` not included."""
-    table = parents() if table is None else table
-    children: dict[int, list[int]] = {}
-    for pid, parent in table.items():
-        children.setdefault(parent, []).append(pid)
-    found, queue = [], list(children.get(root, []))
-    while queue:
-        pid = queue.pop()
-        found.append(pid)
-        queue += children.get(pid, [])
-    return found
 
 
 def namespace_depth(pid: int) -> int:
@@ -117,7 +85,7 @@ class Ledger:
     def read(self, pids: list[int]) -> tuple[float, float]:
         """(CPU seconds, running-or-waiting seconds) of everything seen so far."""
         for pid in pids:
-            fields = _stat(pid)
+            fields = stat_fields(pid)
             if fields is None or len(fields) < 20:
                 continue
             start = fields[19]

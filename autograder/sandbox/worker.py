@@ -51,6 +51,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from autograder.core.processes import descendants
 from autograder.sandbox import confine
 from autograder.sandbox.cleanup import (
     end_processes_of,
@@ -61,7 +62,7 @@ from autograder.sandbox.cleanup import (
     remove_files_of,
     remove_tree,
 )
-from autograder.sandbox.monitor import Window, descendants
+from autograder.sandbox.monitor import Window
 
 # How a child ends when a limit it enforces itself is passed (the grader reads these codes).
 EXIT_HARNESS_FAILED = 70
@@ -453,16 +454,6 @@ class SharedMachine:
         self.scratch = scratch
         self.keys_at_start = key_count(uid if uid is not None else os.getuid())
 
-    def _living_descendants(self) -> list[int]:
-        from autograder.sandbox.monitor import _stat
-
-        found = []
-        for pid in descendants(os.getpid()):
-            fields = _stat(pid)
-            if fields and fields[0] != "Z":
-                found.append(pid)
-        return found
-
     def run(self, main: Callable[[int, str], None], channel: int) -> tuple[int | None, bool]:
         # a submission may have closed the scratch folder (its own when the grader is not root)
         os.makedirs(self.scratch, exist_ok=True)
@@ -483,7 +474,7 @@ class SharedMachine:
             ended = end_processes_of(self.uid)
             remove_files_of(self.uid, spare=self.scratch)
         else:
-            ended = kill_until_gone(self._living_descendants)
+            ended = kill_until_gone(lambda: descendants(os.getpid()))
         remove_tree(folder)
         clean = ended and not os.path.exists(folder)
         if self.uid is not None:

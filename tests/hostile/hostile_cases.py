@@ -521,42 +521,35 @@ os._exit(0)
 HUGE_REPLY = 'return ["x" * (15 * 2**20)] * 4'
 
 
-# A flag that turns into lost points when an attack worked: sigmoid gives wrong answers.
-LEAK_CHECK = '''
-import os
-LEAKS = []
-for secret in {secrets!r}:
-    try:
-        with open(secret, "rb") as handle:
-            handle.read(10)
-        LEAKS.append(secret)
-    except OSError:
-        pass
+def leak_probe(names: str, seen_counts: bool) -> str:
+    """A cell that reads the files of the batch's context list `names` (and, when `seen_counts`,
+    also counts a file it merely sees, and the environment's secrets): sigmoid gives wrong
+    answers when the attack worked, so that it shows as lost points."""
+    seen = """
     if os.path.exists(secret):
         LEAKS.append(secret)
 if os.environ.get("AUTOGRADER_SECRET_PROBE") or any("seed_salt" in v for v in os.environ.values()):
-    LEAKS.append("environment")
-_real_sigmoid = sigmoid
-def sigmoid(n):
-    return _real_sigmoid(n) * (0.0 if LEAKS else 1.0)
-'''
-
-# Files that no other uid may read (the course's own, in a folder only root may enter, and the
-# machine's password hashes): without bubblewrap too, no child holds a capability that reads them.
-PRIVATE_READ = '''
+    LEAKS.append("environment")""" if seen_counts else ""
+    return ("""
 import os
-READ = []
-for secret in {private!r}:
+LEAKS = []
+for secret in {""" + names + """!r}:
     try:
         with open(secret, "rb") as handle:
             handle.read(10)
-        READ.append(secret)
+        LEAKS.append(secret)
     except OSError:
-        pass
+        pass""" + seen + """
 _real_sigmoid = sigmoid
 def sigmoid(n):
-    return _real_sigmoid(n) * (0.0 if READ else 1.0)
-'''
+    return _real_sigmoid(n) * (0.0 if LEAKS else 1.0)
+""")
+
+
+LEAK_CHECK = leak_probe("secrets", seen_counts=True)
+# Files that no other uid may read (the course's own, in a folder only root may enter, and the
+# machine's password hashes): without bubblewrap too, no child holds a capability that reads them.
+PRIVATE_READ = leak_probe("private", seen_counts=False)
 
 NETWORK = '''
 import socket
