@@ -268,6 +268,7 @@ def _two_lab_course(folder: Path) -> Path:
     labs = ", ".join(f'{{"id": "{lab}", "title": "{lab}", "notebook": "source/{lab}/{lab}.ipynb",'
                      f' "release": "2026-10-01T09:00", "due": "2026-10-12T23:59", "points": 2}}'
                      for lab in ("tiny", "tiny2"))  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "course_config.py").write_text(course_config(labs=labs))
     for lab in ("tiny", "tiny2"):
         (folder / "source" / lab).mkdir(parents=True, exist_ok=True)
