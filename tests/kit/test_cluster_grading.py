@@ -276,18 +276,19 @@ def _two_lab_course(folder: Path) -> Path:
         (folder / "tests" / lab).mkdir(parents=True, exist_ok=True)
         (folder / "tests" / lab / "test_tiny.py").write_text(
             HIDDEN_TEST.replace("def test_double", f"def test_double_{lab}"))
-    (folder / "tests" / "conftest.py").write_text(BROKEN_CONFTEST)
+    (folder / "tests" / "conftest.py").write_text('pytest_plugins = ["autograder.pytest_plugin"]\n')
+    (folder / "tests" / "tiny2" / "conftest.py").write_text(BROKEN_CONFTEST)
     if not (folder / "courselib").exists():
         (folder / "courselib").symlink_to(REPO / "courselib")
     (folder / "constraints.txt").write_text((REPO / "constraints.txt").read_text())
     return folder
 
 
-# tests/conftest.py that cannot be imported while a file `broken` lies beside it: a pytest
-# session that cannot run, a fault of the grader on every worker.
+# A lab's conftest.py that cannot be imported while a file `broken` lies in its tests/ folder: a
+# pytest session that cannot run, a fault of the grader on every worker. (pytest keeps what it
+# imported, so the check runs only until the module imports once.)
 BROKEN_CONFTEST = '''import pathlib
-pytest_plugins = ["autograder.pytest_plugin"]
-if pathlib.Path(__file__).with_name("broken").exists():
+if pathlib.Path(__file__).parent.parent.joinpath("broken").exists():
     raise RuntimeError("a conftest.py that cannot be imported")
 '''
 
@@ -327,7 +328,7 @@ def test_a_standing_cluster_grades_command_after_command(tmp_path: Path, capsys)
         assert grade(first, "tiny", "--force") == (0, expected)
         assert grade(first, "tiny2") == (0, expected)
         assert grade(second, "tiny") == (0, expected)
-        (second / "tests" / "broken").touch()
+        (second / "tests" / "broken").touch()  # second's tiny2 has not been imported yet
         code, graded = grade(second, "tiny2")
         assert code == cli.EXIT_GRADER_FAILED and graded == {}
         assert len(Gradebook(f"sqlite:///{second / 'gradebook.sqlite'}").faults("tiny2")) == 3
