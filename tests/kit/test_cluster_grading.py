@@ -284,11 +284,11 @@ def _two_lab_course(folder: Path) -> Path:
     return folder
 
 
-# A lab's conftest.py that cannot be imported while a file `broken` lies in its tests/ folder: a
-# pytest session that cannot run, a fault of the grader on every worker. (pytest keeps what it
-# imported, so the check runs only until the module imports once.)
+# A lab's conftest.py that cannot be imported while a file `broken` lies beside it (both travel
+# to the workers in the course bundle): a pytest session that cannot run, a fault of the grader
+# on every worker. (pytest keeps what it imported: the check holds until it imports once.)
 BROKEN_CONFTEST = '''import pathlib
-if pathlib.Path(__file__).parent.parent.joinpath("broken").exists():
+if pathlib.Path(__file__).with_name("broken").exists():
     raise RuntimeError("a conftest.py that cannot be imported")
 '''
 
@@ -328,11 +328,11 @@ def test_a_standing_cluster_grades_command_after_command(tmp_path: Path, capsys)
         assert grade(first, "tiny", "--force") == (0, expected)
         assert grade(first, "tiny2") == (0, expected)
         assert grade(second, "tiny") == (0, expected)
-        (second / "tests" / "broken").touch()  # second's tiny2 has not been imported yet
+        (second / "tests" / "tiny2" / "broken").touch()  # not imported there yet
         code, graded = grade(second, "tiny2")
         assert code == cli.EXIT_GRADER_FAILED and graded == {}
         assert len(Gradebook(f"sqlite:///{second / 'gradebook.sqlite'}").faults("tiny2")) == 3
-        (second / "tests" / "broken").unlink()
+        (second / "tests" / "tiny2" / "broken").unlink()
         assert grade(second, "tiny2") == (0, expected)  # the plain rerun repairs the faults
     finally:
         for process in processes:
