@@ -7,7 +7,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import tiny_notebook
+from course_files import tiny_notebook
 
 from autograder.core.config import load_course
 from autograder.intake import collect

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import REPO, tiny_notebook
+from course_files import REPO, tiny_notebook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -263,7 +263,7 @@ def test_a_lost_scheduler_stops_the_batch_in_one_line_and_a_rerun_resumes(tiny_c
 def _two_lab_course(folder: Path) -> Path:
     """A course with the tiny lab and `tiny2`, whose hidden tests share a file name (each lab's
     `test_tiny.py`): pytest imports both under one module name."""
-    from conftest import HIDDEN_TEST, course_config
+    from course_files import HIDDEN_TEST, course_config
 
     labs = ", ".join(f'{{"id": "{lab}", "title": "{lab}", "notebook": "source/{lab}/{lab}.ipynb",'
                      f' "release": "2026-10-01T09:00", "due": "2026-10-12T23:59", "points": 2}}'

@@ -17,7 +17,7 @@ from pathlib import Path
 import jsonschema
 import nbformat
 import pytest
-from conftest import REPO, course_config, tiny_notebook
+from course_files import REPO, course_config, tiny_notebook
 
 from autograder.cli import main
 from autograder.core.config import ConfigError, load_course

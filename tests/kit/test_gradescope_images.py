@@ -22,7 +22,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from course_files import REPO
 from test_gradescope_export import unzip_as_gradescope
 
 from autograder.core.config import load_course

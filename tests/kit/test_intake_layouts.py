@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import tiny_notebook
+from course_files import tiny_notebook
 
 from autograder.intake import Intake, IntakeError, archive, collect, gather
 from autograder.intake.roster import RosterError, load_roster

@@ -10,7 +10,7 @@ import io
 import json
 
 import pytest
-from conftest import course_config
+from course_files import course_config
 
 from autograder.cli import main
 from autograder.core.config import ConfigError, load_course

@@ -11,7 +11,7 @@ import json
 import nbformat
 import pytest
 import written_lab
-from conftest import course_config, tiny_notebook
+from course_files import course_config, tiny_notebook
 
 from autograder.authoring.release import ReleaseError, plan_release, release_lab
 from autograder.core.config import ConfigError, load_course

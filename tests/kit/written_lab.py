@@ -114,7 +114,7 @@ def source_notebook() -> nbformat.NotebookNode:
 
 def build_course(folder: Path, lab_settings: str = "") -> Path:
     """The course folder (course_config.py, source, hidden tests, courselib): ready to release."""
-    from conftest import course_config
+    from course_files import course_config
 
     lab = (f'{{"id": "{LAB}", "title": "Essay lab", "notebook": "source/{LAB}/{LAB}.ipynb", '
            f'"release": "2026-10-01T09:00", "due": "2026-10-12T23:59", "points": {POINTS}'
