@@ -50,6 +50,9 @@ COURSE = {
             "release": "2026-10-12T09:00",
             "due": "2026-10-26T23:59",
             "points": 50,
+            # Gradescope: run_autograder peaks at about 670 MB on the solution, too close to the
+            # 768 MB default (benchmarks/gradescope_labs.py); set the assignment to 1024 MB.
+            "gradescope": {"memory_mb": 1024},
             # The quality test (question 3.3) counts the CPU time of the lesson's standard
             # training run in the submission's process (the reference: about 4 s on one thread).
             # The test's own limit is larger, so that the budget, not the limit, decides.
@@ -68,6 +71,8 @@ COURSE = {
             "release": "2026-10-26T09:00",
             "due": "2026-11-09T23:59",
             "points": 50,
+            # Gradescope: run_autograder peaks at about 740 MB on the solution; set 1024 MB.
+            "gradescope": {"memory_mb": 1024},
             # The graded training cell: 60 s of CPU time on one core, stated in the notebook and
             # checked by the quality tests (train_cpu_s); the grader stops a cell at
             # cell_timeout_s of CPU time.
@@ -94,6 +99,8 @@ COURSE = {
             "release": "2026-11-09T09:00",
             "due": "2026-11-23T23:59",
             "points": 50,
+            # Gradescope: run_autograder peaks at about 1.2 GB on the solution; set 1536 MB.
+            "gradescope": {"memory_mb": 1536},
             # The graded training cell: 60 s of CPU time on one core, stated in the notebook and
             # checked by the quality tests (train_cpu_s); the grader stops a cell at
             # cell_timeout_s of CPU time.
