@@ -23,7 +23,6 @@ import ast
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from nbformat import NotebookNode
