@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import math
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -68,6 +69,21 @@ def trained_model(sub: Any, what: str, name: str = "model") -> Iterator[Any]:
         yield model
     finally:
         sub.torch.set_grad_enabled(True)
+
+
+def within_the_training_budget(sub: Any, budget_s: float, name: str = "train_cpu_s") -> None:
+    """Fail unless a notebook's graded training cell stayed within `budget_s` seconds of CPU
+    time, as the cell's given lines measured it (`time.process_time()` around the cell) into
+    `sub.<name>`. The grader counts CPU time too, so a busy machine does not change the verdict."""
+    used = getattr(sub, name)
+    assert isinstance(used, int | float) and not isinstance(used, bool) and math.isfinite(used), (
+        f"`{name}` must hold the CPU seconds your graded training cell used: keep the cell's given "
+        "lines as they are"
+    )
+    assert used <= budget_s, (
+        f"your graded training cell used {used:.1f} s of CPU time, more than the training budget "
+        f"of {budget_s:g} s: the quality points need a model trained within the budget"
+    )
 
 
 # ------------------------------------------------------------------ the context of a call

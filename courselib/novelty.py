@@ -204,7 +204,8 @@ class ChangeDetectorRNN(nn.Module):
     """The lesson's hand-made change detector as an Elman RNN (tanh), hidden state [y_t, x_t].
 
     With the hidden state scaled by ``alpha`` so that tanh stays near-linear,
-    h_t = tanh(W_ih x_t + W_hh h_{t-1}) with zero biases and
+    h_t = tanh(W_ih x_t + W_hh h_{t-1}) with biases that start at zero (trainable, as in the
+    lesson) and
 
         W_ih = [[alpha*k], [alpha]],    W_hh = [[r, -k], [0, 0]],
 
@@ -222,16 +223,22 @@ class ChangeDetectorRNN(nn.Module):
         if not alpha > 0:
             raise ValueError(f"alpha must be > 0, got {alpha}")
         self.alpha, self.r, self.k = float(alpha), float(r), float(k)
-        self.rnn = nn.RNN(1, 2, batch_first=True, bias=False)
-        self.readout = nn.Linear(2, 1, bias=False)
+        self.rnn = nn.RNN(1, 2, batch_first=True, bias=True)
+        self.readout = nn.Linear(2, 1, bias=True)
         with torch.no_grad():
             self.rnn.weight_ih_l0.copy_(torch.tensor([[alpha * k], [alpha]]))
             self.rnn.weight_hh_l0.copy_(torch.tensor([[r, -k], [0.0, 0.0]]))
             self.readout.weight.copy_(torch.tensor([[1.0 / alpha, 0.0]]))
+            # Zero biases: the untrained model is the recursive filter; training may move them
+            # (the lesson's MSE training does, and its printed losses need them)
+            self.rnn.bias_ih_l0.zero_()
+            self.rnn.bias_hh_l0.zero_()
+            self.readout.bias.zero_()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map inputs (B, T, 1) to outputs (B, T, 1), starting from a zero hidden state."""
-        h, _ = self.rnn(x)
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+        """Map inputs (B, T, 1) to outputs (B, T, 1), from the hidden state h0 (1, B, 2) or, when
+        None, a zero one (initial rest)."""
+        h, _ = self.rnn(x, h0)
         return self.readout(h)
 
 

@@ -1,6 +1,6 @@
 """What students read, from one source of truth: the course config and the hidden tests.
 
-Three rules, checked or applied at release:
+Four rules, checked or applied at release:
 
 - Markdown may say `{{key}}`: the release writes the lab's setting in its place (`points`,
   `training_budget_s`, `cell_timeout_s`, ..., `constants.<name>` for the lab's `constants`), so
@@ -11,6 +11,10 @@ Three rules, checked or applied at release:
 - Each question of the hidden tests has one heading `### <question> (<P> points)` in the notebook,
   with P the points of its tests; headings come in the order of the questions' numbers, which is
   the order reports and feedback use.
+- Every config value a question's hidden tests apply (a threshold or budget: the lab's
+  `constants`, `training_budget_s`, ...) is stated in that question's text, from its heading to the
+  next question's, as `{{key}}` or a `# course_config: key` line: a student sees every number
+  their work is judged by where they do it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import ast
 import re
 from collections import defaultdict
 from collections.abc import Iterable
+from pathlib import Path
 
 from nbformat import NotebookNode
 
@@ -32,7 +37,7 @@ CONFIG_CONSTANT = re.compile(
 )
 DEMO_MARK = "# Demo"
 SETTINGS = ("title", "points", "training_budget_s", "cell_timeout_s", "notebook_timeout_s",
-            "test_timeout_s", "memory_mb")  # fmt: skip
+            "test_timeout_s", "memory_mb", "wall_factor")  # fmt: skip
 
 
 def lab_values(lab: Lab) -> dict[str, int | float | str]:
@@ -143,3 +148,87 @@ def check_question_headings(
             raise SourceError(f"cell {heading.cell}: question {heading.name!r}: number the "
                               f"questions in notebook order (1.1, 1.2, 2.1, ...)")  # fmt: skip
     return [names[_normal(heading.name)] for heading in headings]
+
+
+# Settings that are no thresholds: what a test may read without the text stating it there.
+NOT_THRESHOLDS = ("title", "points", "due")
+
+
+def _config_keys_read(node: ast.AST, settings: Iterable[str]) -> set[str]:
+    """The config values an AST node reads: `constants["name"]` (on any expression that ends in
+    `constants`) and setting attributes such as `.training_budget_s`."""
+    keys = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Subscript) and isinstance(sub.slice, ast.Constant) \
+                and isinstance(sub.slice.value, str):
+            target = sub.value
+            name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", None)
+            if name == "constants":
+                keys.add(f"constants.{sub.slice.value}")
+        elif isinstance(sub, ast.Attribute) and sub.attr in settings:
+            keys.add(sub.attr)
+    return keys
+
+
+def config_keys_applied(test_file: Path, lab: Lab) -> dict[str, set[str]]:
+    """For each function of a hidden-test file: the lab's config values it applies, read in its
+    own body or in the module's functions it calls (transitively). Only keys the lab has count:
+    `constants["thresholds"]` of a dict a helper built is not a config value."""
+    known = {key for key in lab_values(lab) if key not in NOT_THRESHOLDS}
+    settings = [key for key in known if "." not in key]
+    tree = ast.parse(test_file.read_text(), filename=str(test_file))
+    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    calls = {name: {sub.func.id for sub in ast.walk(node) if isinstance(sub, ast.Call)
+                    and isinstance(sub.func, ast.Name) and sub.func.id in functions}
+             for name, node in functions.items()}  # fmt: skip
+    applied = {}
+    for name in functions:
+        seen, todo, keys = {name}, [name], set()
+        while todo:
+            current = todo.pop()
+            keys |= _config_keys_read(functions[current], settings)
+            todo += [callee for callee in calls[current] - seen]
+            seen |= calls[current]
+        applied[name] = keys & known
+    return applied
+
+
+def _stated_keys(cells: Iterable[NotebookNode]) -> set[str]:
+    """The config keys a stretch of the notebook states: `{{key}}` in markdown, `# course_config:
+    key` in code."""
+    stated = set()
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            stated.update(PLACEHOLDER.findall(cell.source))
+        else:
+            stated.update(match.group("key") for line in cell.source.splitlines()
+                          if (match := CONFIG_CONSTANT.match(line)))  # fmt: skip
+    return stated
+
+
+def check_stated_thresholds(
+    nb: NotebookNode, lab: Lab, questions: Iterable[tuple[str, str]], root: Path
+) -> None:
+    """Refuse a question whose hidden tests apply a config value its text does not state.
+
+    `nb` is the source notebook (its `{{key}}` not yet filled in); `questions` gives each hidden
+    test's pytest node id (relative to `root`) and question. A question's text runs from its
+    heading to the next question's heading.
+    """
+    headings = question_headings(nb)
+    ends = [heading.cell for heading in headings[1:]] + [len(nb.cells)]
+    stated = {_normal(heading.name): (heading.cell, _stated_keys(nb.cells[heading.cell:end]))
+              for heading, end in zip(headings, ends)}  # fmt: skip
+    applied: dict[str, dict[str, set[str]]] = {}
+    for nodeid, question in questions:
+        path, _, test = nodeid.partition("::")
+        test = test.split("[")[0]
+        if path not in applied:
+            applied[path] = config_keys_applied(root / path, lab)
+        cell, keys = stated.get(_normal(question), (None, set()))
+        missing = sorted(applied[path].get(test, set()) - keys)
+        if missing and cell is not None:
+            raise SourceError(f"cell {cell}: question {question!r}: its hidden test {test} applies "
+                              f"{missing[0]}, which the question's text does not state: write "
+                              f"{{{{{missing[0]}}}}} there")  # fmt: skip
+

@@ -7,7 +7,8 @@
 Everything is staged in a temporary folder and written only when every check passes: balanced
 markers, no solution text left in the release, points that match the config, the notebook's
 text agreeing with the config and the hidden tests (`lab_text`: filled-in settings, question
-headings with their points, marked demo cells), and hidden tests that all pass on the solution
+headings with their points, every threshold a question's tests apply stated in its text, marked
+demo cells), and hidden tests that all pass on the solution
 and all fail on the released stubs, both graded through the sandbox like any submission.
 Writing is byte-for-byte reproducible, and the solution notebook is executed again only when its
 inputs changed.
@@ -31,6 +32,7 @@ from autograder.authoring.lab_text import (
     check_config_constants,
     check_demo_marks,
     check_question_headings,
+    check_stated_thresholds,
     fill_placeholders,
     lab_values,
 )
@@ -233,6 +235,9 @@ def _check_hidden_tests(
         check_question_headings(solution,
                                 [(record.question, record.points) for record in collected]
                                 + written, f"tests/{lab_id}")  # fmt: skip
+        check_stated_thresholds(read_notebook(course.lab(lab_id).notebook), course.lab(lab_id),
+                                [(record.nodeid, record.question) for record in collected],
+                                course.root)  # fmt: skip
     except SourceError as exc:
         notebook = course.lab(lab_id).notebook.relative_to(course.root)
         raise ReleaseError(f"{notebook}: {exc}") from None

@@ -161,6 +161,39 @@ WRONG = [
     Variant("train_pytorch_rnn invents a falling loss curve", "train_pytorch_rnn",
             "        losses.append(float(np.mean(batch_losses)))",
             "        losses.append(0.7 * 0.5 ** epoch)", frozenset({BATCH_TRAINING})),
+    # A dtype the docstring allows: a float32 input must still give float64 values
+    Variant("sigmoid keeps a float32 input's dtype", "sigmoid",
+            "np.clip(np.asarray(n, dtype=np.float64), -500.0, 500.0)", "np.clip(np.asarray(n), -500.0, 500.0)",
+            frozenset({SIGMOID})),
+    # A shape the docstring allows: an initial state (S1,) as well as (S1, 1)
+    Variant("forward uses a flat a1_prev as it is", "simple_rnn",
+            "            a1 = np.reshape(np.asarray(a1_prev, dtype=np.float64), (self.S1, 1))",
+            "            a1 = np.asarray(a1_prev, dtype=np.float64)", frozenset({FORWARD})),
+    # Defaults the signatures state
+    Variant("clip_gradients clips to norm 1 by default", "simple_rnn",
+            "def clip_gradients(self, max_norm: float = 5.0):", "def clip_gradients(self, max_norm: float = 1.0):",
+            frozenset({CLIPPING, BPTT, TRAINING})),
+    Variant("train_rnn trains 10 epochs by default", "train_rnn", "epochs: int = 100):", "epochs: int = 10):",
+            frozenset({TRAINING})),
+    # A stated rule charged to its own question: the step's loss is compute_loss's (3.2), not only
+    # the batch training's (3.4)
+    Variant("train_step uses self.criterion instead of compute_loss", "pytorch_rnn",
+            "        loss = self.compute_loss(outputs, targets)", "        loss = self.criterion(outputs, targets)",
+            frozenset({LOSS_AND_STEP, BATCH_TRAINING})),
+]
+
+# The extremes of the epsilon range the notebook allows (1e-16 <= eps <= 1e-8), clipped or added
+# inside the logarithms: every hidden test that sees the loss must accept all four.
+BCE_EXTREMES = [
+    Variant(f"BCE with epsilon {eps} added inside the logarithms", "bce", BCE_BODY,
+            f"    eps = {eps}\n"
+            "    a = np.asarray(a, dtype=np.float64).ravel()\n"
+            "    t = np.asarray(t, dtype=np.float64).ravel()\n"
+            "    return float(-np.mean(t * np.log(a + eps) + (1.0 - t) * np.log(1.0 - a + eps)))")
+    for eps in ("1e-16", "1e-8")
+] + [
+    Variant(f"BCE clipped at epsilon {eps}", "bce", "    eps = 1e-12\n", f"    eps = {eps}\n")
+    for eps in ("1e-16", "1e-8")
 ]
 
 CORRECT = [
@@ -177,11 +210,7 @@ CORRECT = [
             "    exp_n = np.exp(n[~positive])\n"
             "    result[~positive] = exp_n / (1.0 + exp_n)\n"
             "    return result"),
-    Variant("BCE with epsilon added inside the logarithms", "bce", BCE_BODY,
-            "    eps = 1e-15\n"
-            "    a = np.asarray(a, dtype=np.float64).ravel()\n"
-            "    t = np.asarray(t, dtype=np.float64).ravel()\n"
-            "    return float(-np.mean(t * np.log(a + eps) + (1.0 - t) * np.log(1.0 - a + eps)))"),
+    *BCE_EXTREMES,
     Variant("forward returns stacked arrays", "simple_rnn", FORWARD_LOOP,
             "        T = len(inputs)\n"
             "        columns = np.asarray(inputs, dtype=np.float64).reshape(T, self.R)\n"
@@ -235,15 +264,17 @@ SALT_SENSITIVE = [variant for variant in WRONG + CORRECT if variant.name in {
     "train_step clips after optimizer.step()", "train_step does not clip (optional in the original lab)",
     "train_step clips each parameter on its own", "train_pytorch_rnn invents a falling loss curve",
     "sigmoid as the original lab: clip at 500, two masked branches", "forward returns stacked arrays",
-    "BCE with epsilon added inside the logarithms",
-}]
+}] + BCE_EXTREMES
 
 
 def test_salt_sensitive_variants_exist():
-    assert len(SALT_SENSITIVE) == 14
+    assert len(SALT_SENSITIVE) == 17
 
 
 scores, test_variant_loses_points_exactly_where_it_is_wrong, test_enough_variants = variant_tests(
-    LAB, WRONG, CORRECT, least_wrong=25, least_correct=10
+    LAB, WRONG, CORRECT, least_wrong=30, least_correct=13
 )
 test_verdicts_hold_under_other_salts = variants_under_salts(LAB, SALT_SENSITIVE, salts=("term-a", "term-b"))
+# The extremes of the allowed epsilon keep full marks under five salts: the course's, the two
+# above and two more
+test_epsilon_extremes_hold_under_more_salts = variants_under_salts(LAB, BCE_EXTREMES, salts=("term-c", "term-d"))

@@ -7,7 +7,7 @@ marks.
 """
 
 import pytest
-from variants import Variant, variant_tests
+from variants import Variant, variant_tests, variants_under_salts
 
 pytestmark = pytest.mark.slow
 LAB = "lab02_onset_detection"
@@ -20,7 +20,7 @@ EVALUATION = "3.1 Evaluating a model on a dataset"
 TRAINING = "3.2 The training loop"
 QUALITY = "3.3 Onset detection quality"
 
-WEIGHT_FORMULA = "    pos_weight = (1.0 - pos_frac) / (pos_frac + eps)"
+WEIGHT_FORMULA = "    pos_weight = (1.0 - pos_frac) / max(pos_frac, eps)"
 POS_FRAC = "    pos_frac = int((Y > threshold).sum()) / Y.numel()"
 FINITE_TEST = "    return bool(np.all(h[length - length // 2 :] == 0.0))"
 MACRO = """    results = eval_peaks_dataset(targets, predictions, tolerance=tolerance, height=height, distance=distance)
@@ -55,6 +55,10 @@ CLIP_THEN_STEP = """            if clip is not None:
 STEP_THEN_CLIP = """            optimizer.step()
             if clip is not None:
                 nn.utils.clip_grad_norm_(model.parameters(), clip)"""
+TRAIN_SUM = """            train_total += loss.item() * len(x)  # weighted by the batch size, as the lesson does
+            train_count += len(x)"""
+VAL_SUM = """                val_total += loss_fn(model(x.to(device)), y.to(device)).item() * len(x)
+                val_count += len(x)"""
 
 WRONG = [
     Variant("step response instead of impulse response", "impulse",
@@ -75,8 +79,9 @@ WRONG = [
     Variant("inverted weight", "pos_weight", WEIGHT_FORMULA,
             "    pos_weight = pos_frac / (1.0 - pos_frac + eps)",
             frozenset({POS_WEIGHT, WEIGHTED_LOSS, TRAINING, QUALITY})),
+    # Differs from the lesson's max(pos_frac, eps) only without positives, which no dataset of 2.2 has
     Variant("no epsilon", "pos_weight", WEIGHT_FORMULA,
-            "    pos_weight = (1.0 - pos_frac) / pos_frac", frozenset({POS_WEIGHT, WEIGHTED_LOSS})),
+            "    pos_weight = (1.0 - pos_frac) / pos_frac", frozenset({POS_WEIGHT})),
     Variant("mean of soft targets instead of fraction above threshold", "pos_weight", POS_FRAC,
             "    pos_frac = float(Y.float().mean())",
             frozenset({POS_WEIGHT, WEIGHTED_LOSS, TRAINING})),
@@ -90,8 +95,8 @@ WRONG = [
             frozenset({EVALUATION, TRAINING})),
     Variant("zero_grad missing", "train", "            optimizer.zero_grad()\n", "",
             frozenset({TRAINING})),
-    Variant("model left in train mode", "train", "        model.eval()\n        val_losses",
-            "        val_losses", frozenset({TRAINING})),
+    Variant("model left in train mode", "train", "        model.eval()\n        val_total",
+            "        val_total", frozenset({TRAINING})),
     Variant("validation data used for training", "train", "        for x, y in train_loader:",
             "        for x, y in list(train_loader) + list(val_loader):", frozenset({TRAINING})),
     Variant("validation scores measured on the training data", "train",
@@ -101,6 +106,26 @@ WRONG = [
             "    seed_everything(0)\n    device = get_device()\n", frozenset({TRAINING})),
     Variant("gradients clipped after optimizer.step()", "train", CLIP_THEN_STEP, STEP_THEN_CLIP,
             frozenset({TRAINING})),
+    # An even length whose only non-zero sample of the inspected half is its first (index length // 2)
+    Variant("finite-response window one sample short (even lengths)", "finite_response", FINITE_TEST,
+            "    return bool(np.all(h[length // 2 + 1 :] == 0.0))", frozenset({FINITE})),
+    # The window's length decides: a second, independent case beside the echo (a delay line)
+    Variant("finite response always judged on 64 samples", "finite_response", FINITE_TEST,
+            "    h = impulse_response(filter_fn, 64, **params)\n    return bool(np.all(h[32:] == 0.0))",
+            frozenset({FINITE})),
+    # The default distance 2 * tolerance + 1, caught without the ValueError of tolerance 0
+    Variant("default distance 2 * tolerance (at least 1)", "evaluate", "    results = eval_peaks_dataset(",
+            "    distance = max(1, 2 * tolerance) if distance is None else distance\n"
+            "    results = eval_peaks_dataset(", frozenset({EVALUATION, TRAINING})),
+    # The lab's former formula, which the lesson does not use
+    Variant("pos_weight with epsilon added to the fraction", "pos_weight", WEIGHT_FORMULA,
+            "    pos_weight = (1.0 - pos_frac) / (pos_frac + eps)", frozenset({POS_WEIGHT, WEIGHTED_LOSS})),
+    # A stated rule: the losses of an epoch are averaged over its sequences, as the lesson does
+    Variant("batch losses averaged without their sizes", "train", TRAIN_SUM,
+            "            train_total += loss.item()\n            train_count += 1",
+            frozenset({TRAINING}),
+            edits=(("train", VAL_SUM, "                val_total += loss_fn(model(x.to(device)), y.to(device)).item()\n"
+                                      "                val_count += 1"),)),
 ]
 
 CORRECT = [
@@ -119,13 +144,21 @@ CORRECT = [
             PREDICT + "\n", "",
             edits=(("evaluate", MACRO, BY_HAND),
                    ("evaluate", "    targets = np.stack(", "    _unused = np.stack("))),
-    Variant("training loss averaged over sequences", "train",
-            "            train_losses.append(loss.item())",
-            "            train_losses.extend([loss.item()] * len(x))"),
+    Variant("training loss averaged over sequences with np.average", "train", TRAIN_SUM,
+            "            train_total += loss.item() * len(x)\n            train_count += len(x)\n"
+            "            sizes.append(len(x))\n            batch_losses.append(loss.item())",
+            edits=(("train", "        train_total, train_count = 0.0, 0\n",
+                    "        train_total, train_count = 0.0, 0\n        sizes, batch_losses = [], []\n"),
+                   ("train", '"train_loss": train_total / train_count,',
+                    '"train_loss": float(np.average(batch_losses, weights=sizes)),'))),
 ]
 
 
 scores, test_variant_loses_points_exactly_where_it_is_wrong, test_enough_variants = variant_tests(
-    LAB, WRONG, CORRECT, least_wrong=14, least_correct=5,
+    LAB, WRONG, CORRECT, least_wrong=19, least_correct=6,
     under_load=True,  # the training tests' verdicts must not depend on a busy machine
 )
+# The new correct alternative keeps full marks under five salts: the course's and these four
+SALT_SENSITIVE = [variant for variant in CORRECT if variant.name == "training loss averaged over sequences with np.average"]
+test_verdicts_hold_under_other_salts = variants_under_salts(LAB, SALT_SENSITIVE,
+                                                            salts=("term-a", "term-b", "term-c", "term-d"))

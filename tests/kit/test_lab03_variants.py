@@ -37,6 +37,13 @@ STEP_THEN_CLIP = """        opt.step()
 FREE_INPUT = """            elif teacher_forcing <= 0.0:
                 inp = prev
 """
+COIN_BRANCHES = """            if t < warmup or teacher_forcing >= 1.0:
+                inp = x[:, t]
+            elif teacher_forcing <= 0.0:
+                inp = prev
+            else:
+                use_true = torch.rand(B, device=x.device) < teacher_forcing
+                inp = torch.where(use_true, x[:, t], prev)"""
 
 WRONG = [
     Variant("teacher forcing left on during evaluation", "evaluate_generation", FREE_RUN,
@@ -76,6 +83,29 @@ WRONG = [
             STEP_THEN_CLIP, frozenset({TRAINING})),
     Variant("invented losses (a falling list)", "train_generator", "    return losses",
             "    return [1.0 / (step + 1) for step in range(steps)]", frozenset({TRAINING})),
+    # A mode never handed over before: generate given a model in eval mode
+    Variant("generate always leaves the model in training mode", "generate",
+            "    finally:\n        model.train(was_training)", "    finally:\n        model.train()",
+            frozenset({GENERATE})),
+    # A stated rule: no coins during the warm-up
+    Variant("coins tossed during the warm-up too", "cosine_generator", COIN_BRANCHES,
+            """            if teacher_forcing >= 1.0 or (teacher_forcing <= 0.0 and t < warmup):
+                inp = x[:, t]
+            elif teacher_forcing <= 0.0:
+                inp = prev
+            else:
+                use_true = torch.rand(B, device=x.device) < teacher_forcing
+                inp = x[:, t] if t < warmup else torch.where(use_true, x[:, t], prev)""",
+            frozenset({FORWARD, TRAINING})),
+    # A tolerance that derives from the text: computed in float64, then rounded to float32
+    Variant("time steps computed in float32", "make_cosine_batch",
+            "    t = np.arange(length) * ANGULAR_STEP ",
+            "    t = np.arange(length, dtype=np.float32) * np.float32(ANGULAR_STEP) ", frozenset({DATASET})),
+    # A stated rule: the quality points need the graded cell within the CPU budget (the cell's own
+    # measurement, raised here by 100 s so as not to spend 100 s of CPU on every run)
+    Variant("graded training over the CPU budget", "graded_training",
+            "train_cpu_s = time.process_time() - start_cpu\n",
+            "train_cpu_s = time.process_time() - start_cpu + 100.0\n", frozenset({QUALITY})),
 ]
 
 CORRECT = [
@@ -103,6 +133,6 @@ CORRECT = [
 
 
 scores, test_variant_loses_points_exactly_where_it_is_wrong, test_enough_variants = variant_tests(
-    LAB, WRONG, CORRECT, least_wrong=12, least_correct=4,
+    LAB, WRONG, CORRECT, least_wrong=16, least_correct=4,
     under_load=True,  # the training tests' verdicts must not depend on a busy machine
 )

@@ -12,7 +12,7 @@ and the source's np.digitize on 16 edges (0.865); the questions 2.4 and 3.1 catc
 """
 
 import pytest
-from variants import Variant, variant_tests
+from variants import Variant, variant_tests, variants_under_salts
 
 pytestmark = pytest.mark.slow
 LAB = "lab04_sequence_classification"
@@ -42,6 +42,10 @@ COUNTS = """    tp = int(np.sum(actual & predicted))
     fp = int(np.sum(~actual & predicted))
     fn = int(np.sum(actual & ~predicted))
     tn = int(np.sum(~actual & ~predicted))"""
+
+# The text asks for float64 probabilities, not for a float64 softmax
+FLOAT32_SOFTMAX = Variant("predict_proba with a float32 softmax", "train_classifier", SOFTMAX,
+                          "            parts = [torch.softmax(model(X[i:i + batch_size]), dim=1).double()")
 
 WRONG = [
     Variant("Brier averaged over the classes too (the mean of the source's table)", "probability_metrics",
@@ -81,6 +85,23 @@ WRONG = [
             "    actual, predicted = y_true == 1, y_pred == 1", frozenset({PRF, EVALUATE})),
     Variant("EpyNN's convention: label 0 is always positive", "precision_recall_accuracy", MASKS,
             "    actual, predicted = y_true == 0, y_pred == 0", frozenset({PRF, EVALUATE})),
+    # A mode never handed over before: a model with dropout, in train mode
+    Variant("predict_proba forgets eval()", "train_classifier", "    model.eval()\n    try:\n",
+            "    try:\n", frozenset({TRAINING})),
+    # A stated rule: the CPU clock starts once, before the first epoch
+    Variant("training clock restarted every epoch", "train_classifier",
+            "    start = time.process_time()\n    history = []\n    for epoch in range(1, epochs + 1):\n",
+            "    history = []\n    for epoch in range(1, epochs + 1):\n        start = time.process_time()\n",
+            frozenset({TRAINING})),
+    # Ties broken by class index: caught by two independent tie cases, not only "all tied"
+    Variant("ranks from a stable argsort (ties broken by index)", "probability_metrics", RANK,
+            "    order = np.argsort(-proba, axis=1, kind='stable')\n"
+            "    rank = 1 + np.argmax(order == y_true[:, None], axis=1)", frozenset({METRICS})),
+    # A stated rule: the quality points need the graded cell within the CPU budget (the cell's own
+    # measurement, raised here by 100 s so as not to spend 100 s of CPU on every run)
+    Variant("graded training over the CPU budget", "graded_training",
+            "train_cpu_s = time.process_time() - start_cpu\n",
+            "train_cpu_s = time.process_time() - start_cpu + 100.0\n", frozenset({QUALITY})),
 ]
 
 CORRECT = [
@@ -109,9 +130,21 @@ CORRECT = [
             "    code = 2 * actual.astype(int) + predicted.astype(int)\n"
             "    tn, fp, fn, tp = (int(count) for count in np.bincount(code, minlength=4))"),
     Variant("a graded LSTM", "graded_training", 'cell="gru"', 'cell="lstm"'),
+    FLOAT32_SOFTMAX,
 ]
 
 
 scores, test_variant_loses_points_exactly_where_it_is_wrong, test_enough_variants = variant_tests(
-    LAB, WRONG, CORRECT, least_wrong=14, least_correct=8,
+    LAB, WRONG, CORRECT, least_wrong=18, least_correct=9,
 )
+# The float32 softmax keeps full marks under five salts: the course's (above, with every cell) and
+# four more. There it runs without the graded data and training cells (about 25 s of CPU per
+# notebook, and neither touches predict_proba), so it loses exactly the quality points.
+WITHOUT_GRADED_TRAINING = Variant(
+    f"{FLOAT32_SOFTMAX.name}, without the graded data and training cells", FLOAT32_SOFTMAX.grade_id,
+    FLOAT32_SOFTMAX.old, FLOAT32_SOFTMAX.new, frozenset({QUALITY}),
+    edits=(("author_data", "manifest = write_author_dataset(AUTHOR_DIR, seed=0)\n",
+            "raise RuntimeError('this proof runs without the graded data')\n"),),
+)
+test_verdicts_hold_under_other_salts = variants_under_salts(LAB, [WITHOUT_GRADED_TRAINING],
+                                                            salts=("term-a", "term-b", "term-c", "term-d"))

@@ -11,10 +11,12 @@ import pytest
 from course_files import course_config
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograder.authoring.lab_text import check_question_headings
+from autograder.authoring.lab_text import check_question_headings, check_stated_thresholds
 from autograder.authoring.release import ReleaseError, plan_release, release_lab, stale_files
 from autograder.authoring.stubs import SourceError
 from autograder.core.config import ConfigError, load_course
+from autograder.core.notebook import read_notebook
+from autograder.judging.hidden_tests import run_hidden_tests
 
 LAB = """{"id": "tiny", "title": "Tiny lab", "notebook": "source/tiny/tiny.ipynb",
           "release": "2026-10-01T09:00", "due": "2026-10-12T23:59", "points": 2,
@@ -130,3 +132,59 @@ def test_released_notebooks_of_the_course_carry_no_placeholder():
             text = "".join(cell.source for cell in nbformat.read(path, as_version=4).cells
                            if cell.cell_type == "markdown")  # fmt: skip
             assert "{{" not in text, f"{path}: a placeholder was not filled in"
+
+
+THRESHOLD_TESTS = """import pytest
+
+
+def _scale(course, lab_id):
+    return course.lab(lab_id).constants["factor"]
+
+
+@pytest.mark.question("Doubling")
+@pytest.mark.points(1)
+def test_double(sub, course, lab_id):
+    assert sub.double(3) == _scale(course, lab_id) * 3
+
+
+@pytest.mark.question("Doubling")
+@pytest.mark.points(1)
+def test_double_in_time(sub, course, lab_id):
+    assert course.lab(lab_id).training_budget_s > 0 and sub.double(1) == 2
+"""
+
+
+def _threshold_course(tiny_course, heading_text: str):
+    (tiny_course / "course_config.py").write_text(course_config(labs=LAB.replace(
+        '"points": 2,', '"points": 2, "training_budget_s": 30,') % '{"factor": 2}'))
+    _edit_source(tiny_course, lambda nb: nb.cells[0].update(source="# Tiny lab\n\n## Doubling (2 points)\n\n"
+                                                                   + heading_text))
+    (tiny_course / "tests/tiny/test_tiny.py").write_text(THRESHOLD_TESTS)
+    course = load_course(tiny_course)
+    records = run_hidden_tests(course, "tiny", collect_only=True)
+    return course, [(record.nodeid, record.question) for record in records]
+
+
+@pytest.mark.parametrize("heading_text, refused", [
+    ("Double by {{constants.factor}} within {{training_budget_s}} s.", None),
+    ("Double it within {{training_budget_s}} s.", "constants.factor"),  # read through a helper
+    ("Double by {{constants.factor}}.", "training_budget_s"),
+])  # fmt: skip
+def test_every_threshold_a_question_applies_is_stated_in_its_text(tiny_course, heading_text, refused):
+    course, questions = _threshold_course(tiny_course, heading_text)
+    nb = read_notebook(course.lab("tiny").notebook)
+    if refused is None:
+        check_stated_thresholds(nb, course.lab("tiny"), questions, course.root)
+    else:
+        with pytest.raises(SourceError, match=rf"cell 0: question 'Doubling': its hidden test "
+                                              rf"test_double\w* applies {refused}, which the question's "
+                                              rf"text does not state: write \{{\{{{refused}\}}\}} there"):
+            check_stated_thresholds(nb, course.lab("tiny"), questions, course.root)
+
+
+def test_a_release_whose_threshold_is_not_stated_is_refused(tiny_course):
+    _threshold_course(tiny_course, "Double it within {{training_budget_s}} s.")
+    with pytest.raises(ReleaseError, match=r"source/tiny/tiny.ipynb: cell 0: question 'Doubling': .* "
+                                           r"applies constants.factor"):
+        release_lab(load_course(tiny_course), "tiny")
+    assert not (tiny_course / "release/tiny").exists()

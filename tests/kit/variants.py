@@ -63,7 +63,8 @@ def grade_variants(lab_id: str, variants: list[Variant], folder: Path,
         submissions.append(Submission(f"variant{index:02d}", path, None, "variant"))
     gradebook = Gradebook(f"sqlite:///{folder / 'gradebook.sqlite'}")
     with cpu_load(per_core=1 if under_load else 0):
-        grade_batch(course, lab_id, submissions, gradebook, workers=default_workers(),
+        # no more workers than notebooks: each pays the fixed costs (imports, the reference run)
+        grade_batch(course, lab_id, submissions, gradebook, workers=min(default_workers(), len(variants)),
                     progress=False)  # fmt: skip
     scores: dict[str, dict] = {}
     for run in gradebook.latest_runs(lab_id):

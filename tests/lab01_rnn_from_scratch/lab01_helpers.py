@@ -9,6 +9,45 @@ import torch
 PARAMETERS = ("IW_11", "LW_11", "LW_21", "b_1", "b_2")
 GRADIENTS = ("dIW_11", "dLW_11", "dLW_21", "db_1", "db_2")
 MAX_NORM = 5.0  # the default max_norm of clip_gradients and the norm train_step clips to
+# The epsilons the notebook allows for the binary cross-entropy (question 1.2): a clipped to
+# [eps, 1 - eps], or eps added inside the logarithms, with 1e-16 <= eps <= 1e-8.
+EPSILON_RANGE = (1e-16, 1e-8)
+
+
+def _bce_entries(a: np.ndarray, t: np.ndarray, eps: float, inside: bool) -> np.ndarray:
+    """The per-entry losses of one allowed way of keeping a away from 0 and 1."""
+    if inside:
+        return -(t * np.log(a + eps) + (1.0 - t) * np.log(1.0 - a + eps))
+    a = np.clip(a, eps, 1.0 - eps)
+    return -(t * np.log(a) + (1.0 - t) * np.log(1.0 - a))
+
+
+def bce_band(a, t) -> tuple[float, float]:
+    """The range of the mean binary cross-entropy that the notebook's epsilon rule allows.
+
+    Every allowed loss lies between the per-entry smallest and largest loss of the four extreme
+    forms (clipped or added inside the logarithms, eps = 1e-16 or 1e-8): each entry's loss moves
+    monotonically with eps, except for a clipped entry's -log(1 - eps) ~ eps, which `SLACK`
+    covers.
+    """
+    a = np.asarray(a, dtype=np.float64).ravel()
+    t = np.asarray(t, dtype=np.float64).ravel()
+    entries = np.stack([_bce_entries(a, t, eps, inside) for eps in EPSILON_RANGE for inside in (False, True)])
+    return float(entries.min(axis=0).mean()), float(entries.max(axis=0).mean())
+
+
+def assert_within_bands(values, bands, what: str) -> None:
+    """Each value lies in its band, widened by the largest epsilon (a clipped entry's own term)
+    and float64 round-off."""
+    values = np.asarray(values, dtype=np.float64).reshape(-1)
+    bands = np.asarray(bands, dtype=np.float64).reshape(-1, 2)
+    assert values.shape[0] == bands.shape[0], f"{what}: {values.shape[0]} values, expected {bands.shape[0]}"
+    for index, (value, (low, high)) in enumerate(zip(values, bands, strict=True)):
+        slack = max(EPSILON_RANGE) + 1e-12 * max(abs(low), abs(high))
+        assert np.isfinite(value) and low - slack <= value <= high + slack, (
+            f"{what}{f' [{index}]' if len(values) > 1 else ''} is {value:.10g}; with an epsilon between "
+            f"1e-16 and 1e-8 it lies between {low:.10g} and {high:.10g}"
+        )
 
 
 def random_weights(rng: np.random.Generator, R: int, S1: int, S2: int, scale: float = 0.5) -> dict:

@@ -2,13 +2,9 @@
 
 import numpy as np
 import pytest
+from lab01_helpers import assert_within_bands, bce_band
 
 from autograder.testing import strict_call
-
-# -log(eps) / 2: the mean loss of two right and two wrong certain predictions, for the smallest
-# and the largest epsilon the notebook allows (1e-16 and 1e-8)
-MOST_CLIPPED = -np.log(1e-16) / 2
-LEAST_CLIPPED = -np.log(1e-8) / 2
 
 
 @pytest.mark.question("1.1 sigmoid")
@@ -30,6 +26,17 @@ def test_sigmoid_matches_reference_on_random_inputs(sub, ref, rng, tol):
     n = rng.normal(scale=30.0, size=(5, 3))
     tol.assert_close(strict_call(sub.sigmoid, n), ref.sigmoid(n), rtol=1e-12, atol=0.0,
                      what="sigmoid(n) for n of shape (5, 3)")  # fmt: skip
+    # Any shape, and a float32 input: the result is float64, to 12 significant digits of the
+    # true value at the input's own (float32) numbers, not 7
+    n32 = rng.normal(scale=8.0, size=(2, 3, 4)).astype(np.float32)
+    result = strict_call(sub.sigmoid, n32)
+    dtype = getattr(result, "dtype", None)
+    assert dtype == np.float64, (
+        f"sigmoid of a float32 array of shape (2, 3, 4) returned dtype {dtype}; it must return "
+        "float64 values (compute in float64)"
+    )
+    tol.assert_close(result, ref.sigmoid(n32.astype(np.float64)), rtol=1e-12, atol=0.0,
+                     what="sigmoid(n) for a float32 n of shape (2, 3, 4) (12 significant digits)")
 
 
 @pytest.mark.question("1.1 sigmoid")
@@ -41,15 +48,20 @@ def test_sigmoid_of_a_scalar(sub, tol):
 
 @pytest.mark.question("1.2 binary cross-entropy")
 @pytest.mark.points(2)
-def test_bce_is_the_mean_over_all_entries(sub, ref, rng, tol):
+def test_bce_is_the_mean_over_all_entries(sub, rng):
     # Several output units: the mean counts every entry once (a sum over units is 3 times larger)
+    # The tolerance is the range the allowed epsilons give (bce_band), nothing more
     a = rng.uniform(0.01, 0.99, size=(6, 3))
     t = (rng.random((6, 3)) < 0.5).astype(float)
-    tol.assert_close(sub.binary_crossentropy_loss(a, t), ref.binary_crossentropy_loss(a, t),
-                     what="binary_crossentropy_loss(a, t) for 6 steps of 3 output units")  # fmt: skip
-    a, t = rng.uniform(0.01, 0.99, size=(7, 1)), (rng.random((7, 1)) < 0.5).astype(float)
-    tol.assert_close(sub.binary_crossentropy_loss(a, t), ref.binary_crossentropy_loss(a, t),
-                     what="binary_crossentropy_loss(a, t) on 7 random probabilities")  # fmt: skip
+    loss = sub.binary_crossentropy_loss(a, t)
+    assert isinstance(loss, float), (
+        f"binary_crossentropy_loss returned a {type(loss).__name__}; it must return a Python float"
+    )
+    assert_within_bands(loss, bce_band(a, t), "binary_crossentropy_loss(a, t) for 6 steps of 3 output units")
+    # a as forward returns it: a list of column vectors, here 7 steps of 2 output units
+    a, t = rng.uniform(0.01, 0.99, size=(7, 2, 1)), (rng.random((7, 2)) < 0.5).astype(float)
+    assert_within_bands(sub.binary_crossentropy_loss(list(a), t), bce_band(a, t),
+                        "binary_crossentropy_loss(a, t) for a list of 7 column vectors (2, 1)")
 
 
 @pytest.mark.question("1.2 binary cross-entropy")
@@ -57,11 +69,9 @@ def test_bce_is_the_mean_over_all_entries(sub, ref, rng, tol):
 def test_bce_keeps_probabilities_zero_and_one_finite(sub, tol):
     a = np.array([0.0, 1.0, 0.0, 1.0])
     t = np.array([0.0, 1.0, 1.0, 0.0])
-    result = float(strict_call(sub.binary_crossentropy_loss, a, t))
-    assert LEAST_CLIPPED - 1e-6 <= result <= MOST_CLIPPED + 1e-6, (
-        f"binary_crossentropy_loss([0, 1, 0, 1], [0, 1, 1, 0]) = {result:.6g}; with an epsilon "
-        f"between 1e-16 and 1e-8 it lies between {LEAST_CLIPPED:.4g} and {MOST_CLIPPED:.4g}"
-    )
+    # Two right and two wrong certain predictions: about -log(eps) / 2, between 9.2 and 18.4
+    assert_within_bands(strict_call(sub.binary_crossentropy_loss, a, t), bce_band(a, t),
+                        "binary_crossentropy_loss([0, 1, 0, 1], [0, 1, 1, 0])")
     right = strict_call(sub.binary_crossentropy_loss, a[:2], t[:2])
     tol.assert_close(right, 0.0, what="binary_crossentropy_loss([0, 1], [0, 1])", atol=1e-7)
 
@@ -71,9 +81,16 @@ def test_bce_keeps_probabilities_zero_and_one_finite(sub, tol):
 def test_logit_gradient_matches_reference(sub, ref, rng, tol):
     n = rng.normal(scale=3.0, size=(4, 2))
     t = (rng.random((4, 2)) < 0.5).astype(float)
-    tol.assert_close(sub.binary_crossentropy_logit_gradient(n, t),
-                     ref.binary_crossentropy_logit_gradient(n, t),
+    gradient = sub.binary_crossentropy_logit_gradient(n, t)
+    assert getattr(gradient, "dtype", None) == np.float64, (
+        f"binary_crossentropy_logit_gradient returned dtype {getattr(gradient, 'dtype', type(gradient).__name__)}; "
+        "it must return a float64 array"
+    )
+    tol.assert_close(gradient, ref.binary_crossentropy_logit_gradient(n, t),
                      what="binary_crossentropy_logit_gradient(n, t) for n of shape (4, 2)")
+    # Any shape, a scalar (0-d) included
+    tol.assert_close(sub.binary_crossentropy_logit_gradient(0.5, 1.0), ref.binary_crossentropy_logit_gradient(0.5, 1.0),
+                     what="binary_crossentropy_logit_gradient(0.5, 1.0) (a scalar n: an array of shape ())")
 
 
 @pytest.mark.question("1.3 logit gradient")

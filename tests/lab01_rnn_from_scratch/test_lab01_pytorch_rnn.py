@@ -127,6 +127,16 @@ def test_train_step_is_one_sgd_step(sub, ref, rng, tol):
     tol.assert_close(loss, expected_loss, what="the loss returned by train_step")
     for name, value in reference.state_dict().items():
         tol.assert_close(model.state_dict()[name], value, what=f"{name} after one train_step (lr 0.3)")
+    # A padded batch: the step's loss is compute_loss's, which leaves the padded steps out
+    sequences, ragged_targets = _ragged(rng, [2, 6, 4], R_in=R)
+    X, Y = ref.collate_sequences(sequences, ragged_targets)
+    loss = model.train_step(X, Y)
+    expected_loss = reference.train_step(X, Y)
+    tol.assert_close(loss, expected_loss, what="the loss returned by train_step on a padded batch (compute_loss: "
+                                               "padded steps do not count)")
+    for name, value in reference.state_dict().items():
+        tol.assert_close(model.state_dict()[name], value,
+                         what=f"{name} after a train_step on a padded batch (lr 0.3)")
 
 
 @pytest.mark.question("3.2 loss and training step")
@@ -156,6 +166,11 @@ def test_collate_pads_at_the_end(sub, ref, rng, tol):
     sequences, targets = _ragged(rng, [3, 7, 5], R_in=2)
     X, Y = sub.collate_sequences(sequences, targets)
     expected_X, expected_Y = ref.collate_sequences(sequences, targets)
+    for name, value in (("X", X), ("Y", Y)):
+        assert isinstance(value, torch.Tensor) and value.dtype == torch.float32, (
+            f"collate_sequences must return {name} as a float32 tensor, got "
+            f"{getattr(value, 'dtype', type(value).__name__)}"
+        )
     tol.assert_close(X, expected_X, what="X from collate_sequences (lengths 3, 7, 5; R=2)")
     tol.assert_close(Y, expected_Y, what="Y from collate_sequences (padded with PAD_TARGET)")
     # One input per step given as 1-D arrays (T_i,), targets too
@@ -192,11 +207,14 @@ def test_train_pytorch_rnn_losses_match_reference(sub, ref, rng, tol, reference_
 
 @pytest.mark.question("3.4 batch training")
 @pytest.mark.points(1)
-def test_train_pytorch_rnn_trains_the_network(sub, ref, rng, tol, reference_answer):
-    # Sequences of one length given as arrays (10, 7, 1), as the notebook's test run does
+def test_train_pytorch_rnn_trains_the_network(sub, ref, rng, tol, device, reference_answer):
+    # Sequences of one length given as arrays (10, 7, 1), as the notebook's test run does, and
+    # the network on the grading device: the batches must follow it there
     state, sequences, targets = _batch_training_data(rng, as_arrays=True)
     model = torch_rnn(sub, state, 1, 3, 1, 0.5)
+    model.to(device)
     sub.train_pytorch_rnn(model, sequences, targets, epochs=2, batch_size=4)
+    model.cpu()
 
     def trained_reference() -> dict:
         reference = torch_rnn(ref, state, 1, 3, 1, 0.5)
@@ -206,3 +224,19 @@ def test_train_pytorch_rnn_trains_the_network(sub, ref, rng, tol, reference_answ
     for name, value in reference_answer("state", trained_reference).items():
         tol.assert_close(model.state_dict()[name], value, rtol=1e-4,
                          what=f"{name} after train_pytorch_rnn(..., epochs=2, batch_size=4)")  # fmt: skip
+    # The signature's defaults: batches of 32 (33 sequences make a batch of 32 and one of 1) ...
+    state = torch_state(rng, 1, 2, 1)
+    few, few_targets = _ragged(rng, [3] * 33)
+    model, reference = torch_rnn(sub, state, 1, 2, 1, 0.1), torch_rnn(ref, state, 1, 2, 1, 0.1)
+    sub.train_pytorch_rnn(model, few, few_targets, epochs=1)
+    ref.train_pytorch_rnn(reference, few, few_targets, epochs=1)
+    for name, value in reference.state_dict().items():
+        tol.assert_close(model.state_dict()[name], value, rtol=1e-4,
+                         what=f"{name} after train_pytorch_rnn(rnn, 33 sequences, targets, epochs=1) (the "
+                              "default batch_size=32)")
+    # ... and 100 epochs
+    losses = sub.train_pytorch_rnn(torch_rnn(sub, state, 1, 2, 1, 0.1), few[:4], few_targets[:4])
+    assert isinstance(losses, list) and len(losses) == 100, (
+        "train_pytorch_rnn(rnn, sequences, targets) without epochs must train for the default 100 "
+        "epochs and return 100 losses"
+    )

@@ -53,6 +53,18 @@ def novelty(sub, rng: np.random.Generator, n_samples: int, seq_len: int = 64, se
     return remote, NoveltyCurveDataset(**settings)
 
 
+def with_a_dense_last_sequence(sub, rng: np.random.Generator, n_samples: int, seq_len: int = 64):
+    """`n_samples` ordinary sequences and, last, one whose events are three times as dense, twice:
+    (in the submission, here). With batches of 16 and n_samples a multiple of 16 that sequence is
+    a batch of its own, whose loss is far from the others': the mean of the batch losses and their
+    mean over the sequences (each batch weighted by its size) then differ for every draw."""
+    remote, local = novelty(sub, rng, n_samples=n_samples + 1, seq_len=seq_len)
+    _, dense = novelty(None, rng, n_samples=1, seq_len=seq_len, min_gap=4, n_peaks_range=(12, 16))
+    local.X[-1], local.Y[-1] = dense.X[0], dense.Y[0]
+    remote.X, remote.Y = local.X.clone(), local.Y.clone()
+    return remote, local
+
+
 def _detector_layers(namespace, r: float, dropout: float) -> list:
     layers = [namespace.change_detector_rnn(alpha=0.1, r=r, k=1.0), namespace.nn.Linear(1, 1)]
     if dropout:

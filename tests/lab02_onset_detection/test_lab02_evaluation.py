@@ -17,17 +17,25 @@ def _compare(sub, ref, tol, models, datasets, label, **kwargs):
     )
     expected = ref.evaluate_model_dataset(model, ds, **kwargs)
     for name, value, reference in zip(("P_mean", "R_mean", "F_mean"), got, expected, strict=True):
+        assert isinstance(value, float), f"{name} of {what} must be a Python float, got {type(value).__name__}"
         tol.assert_close(value, reference, what=f"{name} of {what}")
 
 
 @pytest.mark.question(QUESTIONS["evaluation"])
 @pytest.mark.points(2)
-def test_default_arguments(sub, ref, rng, tol):
+def test_default_arguments(sub, ref, rng, tol, device):
     data = novelty(sub, rng, n_samples=24, seq_len=96)
-    _compare(sub, ref, tol, detector_model(sub, rng), data, "change-detector model, 24 sequences, defaults")
+    remote_model, model = detector_model(sub, rng)
+    remote_model.to(device)  # a model on the grading device: the data must follow it there
+    _compare(sub, ref, tol, (remote_model, model), data, "change-detector model, 24 sequences, defaults")
     binary = novelty(sub, rng, n_samples=16, seq_len=96, sigma_target=None)
     _compare(sub, ref, tol, detector_model(sub, rng), binary, "change-detector model, binary targets, defaults")
     _compare(sub, ref, tol, random_tanh_rnn(sub, ref, rng), data, "untrained SimpleTanhRNN, defaults")
+    # Events exactly 2 * tolerance = 4 steps apart: the default distance 2 * tolerance + 1 = 5 keeps
+    # one of two such target peaks, a distance of 4 would keep both
+    dense = novelty(sub, rng, n_samples=16, seq_len=96, sigma_target=None, min_gap=4, n_peaks_range=(10, 14))
+    _compare(sub, ref, tol, detector_model(sub, rng), dense,
+             "binary targets on a grid of 4 steps, defaults (distance None: 2 * tolerance + 1)")
 
 
 @pytest.mark.question(QUESTIONS["evaluation"])

@@ -10,8 +10,8 @@ from lab02_helpers import FILTER_NAMES, QUESTIONS, random_filter_params
 
 
 def _as_bool(value, what):
-    assert isinstance(value, bool | np.bool_), f"{what} returned {type(value).__name__}, expected a bool"
-    return bool(value)
+    assert isinstance(value, bool), f"{what} returned {type(value).__name__}, expected a Python bool"
+    return value
 
 
 @pytest.mark.question(QUESTIONS["impulse"])
@@ -50,6 +50,9 @@ def test_impulse_response_closed_forms(sub, rng, tol):
     s = float(rng.uniform(0.1, 0.9))
     tol.assert_close(sub.impulse_response(sub.smoothing, length=25, s=s), s * (1 - s) ** np.arange(25),
                      what=f"impulse_response(smoothing, length=25, s={s:.3g}) (h[n] = s (1 - s)^n)")
+    # Any function with the filters' calling convention: np.roll(x, shift=3) delays by 3 samples
+    tol.assert_close(sub.impulse_response(sub.np.roll, length=10, shift=3), np.eye(10)[3],
+                     what="impulse_response(np.roll, length=10, shift=3) (the impulse delayed by 3 samples)")
 
 
 FINITE_CASES = [
@@ -64,6 +67,9 @@ FINITE_CASES = [
      {"r": 0.0, "k": 1.3, "length": 3}),
     ("echo, delay=2, gain=0, length=5 (h = [1, 0, 0, 0, 0])", "echo", {"delay": 2, "gain": 0.0, "length": 5}),
     ("change detector, r=0, k=1, length=5", "change_detector_recursive", {"r": 0.0, "k": 1.0, "length": 5}),
+    # An even length: the last non-zero sample sits just before the inspected half
+    ("change detector, r=0, k=2, length=4 (h = [k, -k, 0, 0])", "change_detector_recursive",
+     {"r": 0.0, "k": 2.0, "length": 4}),
 ]
 INFINITE_CASES = [
     ("echo, delay=5, gain=0.6", "echo", {"delay": 5, "gain": 0.6}),  # samples 61..63 are zero
@@ -77,6 +83,9 @@ INFINITE_CASES = [
     # Odd lengths: the last sample of the first half is not inspected, the first of the rest is.
     ("echo, delay=3, gain=0.5, length=7", "echo", {"delay": 3, "gain": 0.5, "length": 7}),
     ("echo, delay=4, gain=0.5, length=9", "echo", {"delay": 4, "gain": 0.5, "length": 9}),
+    # An even length whose only non-zero sample of the second half is its first, index length // 2
+    ("echo, delay=10, gain=0.5, length=20 (h[10] = 0.5 is in the last 10 samples)", "echo",
+     {"delay": 10, "gain": 0.5, "length": 20}),
 ]
 
 
@@ -114,6 +123,17 @@ def test_window_length_is_honoured(sub):
         label = ", ".join(f"{key}={value}" for key, value in kwargs.items())
         result = _as_bool(sub.has_finite_response(sub.echo, **kwargs), f"has_finite_response(echo, {label})")
         assert result is expected, f"has_finite_response(echo, {label}) returned {result}, expected {expected}"
+    # Any function with the filters' calling convention: np.roll(x, shift=d) delays the impulse by
+    # d samples (a FIR filter, h = delta[n - d]); only the window decides whether it is seen
+    delays = [(dict(shift=40, length=100), True), (dict(shift=40, length=64), False),
+              (dict(shift=10, length=20), False), (dict(shift=9, length=20), True)]  # fmt: skip
+    for kwargs, expected in delays:
+        label = ", ".join(f"{key}={value}" for key, value in kwargs.items())
+        result = _as_bool(sub.has_finite_response(sub.np.roll, **kwargs), f"has_finite_response(np.roll, {label})")
+        assert result is expected, (
+            f"has_finite_response(np.roll, {label}) (the impulse delayed by {kwargs['shift']} samples) "
+            f"returned {result}, expected {expected}"
+        )
 
 
 def _check_answer(answer, expected, name, names):

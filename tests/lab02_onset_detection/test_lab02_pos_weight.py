@@ -12,6 +12,9 @@ def _pair(result, what):
     assert isinstance(result, tuple | list) and len(result) == 2, (
         f"{what} must return a pair (pos_frac, pos_weight), got {type(result).__name__}"
     )
+    assert all(isinstance(value, float) for value in result), (
+        f"{what} must return two Python floats, got {', '.join(type(value).__name__ for value in result)}"
+    )
     return result
 
 

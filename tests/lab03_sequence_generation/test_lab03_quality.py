@@ -10,6 +10,9 @@ all or nothing, so each threshold is one test.
 
 The samples after the warm-up are replaced by zeros before they reach the model: a model that runs
 free never reads them, and one that peeks gets nothing useful.
+
+The quality points need the graded cell within the training budget: its given lines measure the
+cell's CPU time in `train_cpu_s`, which every quality test checks first.
 """
 
 import numpy as np
@@ -17,7 +20,7 @@ import pytest
 import torch
 from lab03_helpers import QUESTIONS, cosines
 
-from autograder.testing import trained_model
+from autograder.testing import trained_model, within_the_training_budget
 
 QUALITY = QUESTIONS["quality"]
 # One test per threshold of the config's quality scale (the config holds their values).
@@ -65,6 +68,7 @@ def _mse(sub, course, lab_id, constants) -> tuple[float | None, str]:
 @pytest.mark.points(3)
 @pytest.mark.parametrize("step", range(STEPS))
 def test_free_running_mse_on_hidden_cosines(sub, course, lab_id, step):
+    within_the_training_budget(sub, course.lab(lab_id).training_budget_s)
     constants = _constants(course, lab_id)
     threshold = constants["thresholds"][step]
     mse, problem = _mse(sub, course, lab_id, constants)

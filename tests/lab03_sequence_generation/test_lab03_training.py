@@ -28,10 +28,14 @@ def test_teacher_forcing_schedule_matches_reference(sub, ref, tol):
     cases += [(0, 1, 1.0, 0.0, 0.1), (2, 3, 1.0, 0.0, 0.01)]
     for step, steps, start, end, frac in cases:
         value = sub.teacher_forcing_schedule(step, steps, tf_start=start, tf_end=end, anneal_frac=frac)
+        assert isinstance(value, float), f"teacher_forcing_schedule must return a float, got {type(value).__name__}"
         tol.assert_close(value, ref.teacher_forcing_schedule(step, steps, start, end, frac),
                          rtol=1e-9, atol=1e-12,
                          what=f"teacher_forcing_schedule({step}, {steps}, tf_start={start}, "
                               f"tf_end={end}, anneal_frac={frac:g})")
+    for step in (0, 20, 40, 59, 60, 89):  # the defaults: from 1.0 to 0.0 over 2/3 of the steps
+        tol.assert_close(sub.teacher_forcing_schedule(step, 90), ref.teacher_forcing_schedule(step, 90),
+                         rtol=1e-9, atol=1e-12, what=f"teacher_forcing_schedule({step}, 90) (the defaults)")
 
 
 def _losses(value, steps: int) -> list:
@@ -81,6 +85,18 @@ def test_losses_and_weights_match_reference(sub, ref, rng, tol):
         for name, value in local.state_dict().items():
             tol.assert_close(trained[name], value, rtol=1e-4, atol=1e-6,
                              what=f"{name} after train_generator ({label})")
+    # Every optional setting at its default (length 200, lr 5e-3, warm-up 20, teacher forcing
+    # from 1 to 0 over 2/3 of the steps, clip 1.0, amplitudes in [0.5, 1.5)), and verbose
+    for verbose in (False, True):
+        remote, local = model_pair(sub, ref, rng, 6, 1)
+        remote_rng, local_rng = generator_pair(sub, seed_of(rng))
+        label = f"train_generator(model, steps=3, batch_size=3, rng{', verbose=True' if verbose else ''}) (defaults)"
+        coins = seed_of(rng)  # step 1 tosses teacher-forcing coins: the same torch seed on both sides
+        sub.torch.manual_seed(coins)
+        losses = _losses(sub.train_generator(remote, 3, 3, remote_rng, verbose=verbose), 3)
+        torch.manual_seed(coins)
+        tol.assert_close(losses, ref.train_generator(local, 3, 3, local_rng), rtol=1e-4, atol=1e-7,
+                         what=f"the losses of {label}")
 
 
 @pytest.mark.question(TRAINING)
@@ -171,6 +187,11 @@ def test_evaluation_of_a_zero_predictor_excludes_the_warmup(sub, ref, rng, tol):
     x = cosines(np.random.default_rng(12345), 30, 200)
     tol.assert_close(mse, (x[:, 51:].double() ** 2).mean().item(), rtol=1e-4, atol=1e-7,
                      what="evaluate_generation without rng (must use np.random.default_rng(12345))")
+    # Every setting at its default: 1000 cosines of 1000 samples, warm-up 100, the fixed rng
+    mse, _ = _evaluation(sub.evaluate_generation(remote), 1000)
+    x = cosines(np.random.default_rng(12345), 1000, 1000)
+    tol.assert_close(mse, (x[:, 101:].double() ** 2).mean().item(), rtol=1e-4, atol=1e-7,
+                     what="evaluate_generation(model) with the defaults n=1000, length=1000, warmup=100")
 
 
 @pytest.mark.question(EVALUATION)

@@ -42,12 +42,29 @@ def model_pair(sub, ref, rng: np.random.Generator, **kwargs):
     return remote, local
 
 
-def linear_pair(sub, rng: np.random.Generator, n_inputs: int, n_classes: int):
-    """Flatten + Linear with seeded weights, twice: built from the submission's own `nn` (so that
-    the test does not depend on its SequenceClassifier) and here."""
+def linear_pair(sub, rng: np.random.Generator, n_inputs: int, n_classes: int, dropout: float = 0.0):
+    """Flatten (+ Dropout) + Linear with seeded weights, twice: built from the submission's own
+    `nn` (so that the test does not depend on its SequenceClassifier) and here."""
     torch.manual_seed(seed_of(rng))
-    local = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(n_inputs, n_classes))
-    remote = sub.nn.Sequential(sub.nn.Flatten(), sub.nn.Linear(n_inputs, n_classes))
+    local = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Dropout(dropout), torch.nn.Linear(n_inputs, n_classes))
+    remote = sub.nn.Sequential(sub.nn.Flatten(), sub.nn.Dropout(dropout), sub.nn.Linear(n_inputs, n_classes))
+    remote.load_state_dict({name: value.detach().clone() for name, value in local.state_dict().items()})
+    return remote, local
+
+
+def pooled_conv_pair(sub, rng: np.random.Generator, n_points: int = 100, n_classes: int = 3):
+    """A small classifier of sequences (B, n_points) with pooling over time: a convolution of 16
+    filters of 9 steps, ReLU, the max over time, a linear head; seeded weights, twice: built from
+    the submission's own `nn` layers (so that a test of train_classifier does not depend on its
+    SequenceClassifier) and here."""
+
+    def layers(nn):
+        return [nn.Unflatten(1, (1, n_points)), nn.Conv1d(1, 16, 9, padding=4), nn.ReLU(),
+                nn.AdaptiveMaxPool1d(1), nn.Flatten(), nn.Linear(16, n_classes)]  # fmt: skip
+
+    torch.manual_seed(seed_of(rng))
+    local = torch.nn.Sequential(*layers(torch.nn))
+    remote = sub.nn.Sequential(*layers(sub.nn))
     remote.load_state_dict({name: value.detach().clone() for name, value in local.state_dict().items()})
     return remote, local
 

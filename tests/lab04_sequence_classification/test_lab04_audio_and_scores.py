@@ -42,10 +42,12 @@ def test_read_wav_mono(sub, rng, tol):
     stereo[:4] = [[-32768, -32768], [32767, 32767], [-32768, 32767], [32767, -32768]]
     mono16 = rng.integers(-32768, 32768, size=40).astype(np.int16)
     mono32 = rng.uniform(-1, 1, size=30).astype(np.float32)
+    stereo64 = rng.uniform(-1, 1, size=(20, 2))
     cases = [("stereo int16 at 44100 Hz", "stereo16.wav", 44100, stereo,
               stereo.astype(np.float64).mean(axis=1) / 32768),
              ("mono int16 at 22050 Hz", "mono16.wav", 22050, mono16, mono16 / 32768.0),
-             ("mono float32 at 8000 Hz", "mono32.wav", 8000, mono32, mono32.astype(np.float64))]
+             ("mono float32 at 8000 Hz", "mono32.wav", 8000, mono32, mono32.astype(np.float64)),
+             ("stereo float64 at 16000 Hz", "stereo64.wav", 16000, stereo64, stereo64.mean(axis=1))]
     folder = f"/tmp/lab04_wav_{seed_of(rng)}"
     sub.os.makedirs(folder, exist_ok=True)
     for what, name, rate, data, expected in cases:
@@ -57,6 +59,17 @@ def test_read_wav_mono(sub, rng, tol):
         tol.assert_close(x, expected, rtol=1e-12, atol=1e-12,
                          what=f"read_wav_mono(a {what} file) (int16 / 32768, converted to float "
                               "before the channels are averaged)")
+    # Any other sample type is refused with ValueError
+    path = f"{folder}/int32.wav"
+    sub.wavfile.write(path, 8000, rng.integers(-2**31, 2**31, size=10).astype(np.int32))
+    try:
+        with pytest.raises(ValueError):
+            sub.read_wav_mono(path)
+    except pytest.fail.Exception:
+        raise AssertionError("read_wav_mono(an int32 file) must raise ValueError (only int16, float32 and "
+                             "float64 samples are read)") from None
+    finally:
+        sub.os.remove(path)
     sub.os.rmdir(folder)
 
 
@@ -64,7 +77,8 @@ def test_read_wav_mono(sub, rng, tol):
 @pytest.mark.points(2)
 def test_resample_clip_is_polyphase(sub, rng, tol):
     for orig, target, n, length in ((44100, 10000, 44100, 10000), (48000, 10000, 4800, 1000),
-                                    (22050, 2000, 22050, 2000), (44100, 44100, 100, 100)):
+                                    (22050, 2000, 22050, 2000), (44100, 44100, 100, 100),
+                                    (44100, 10000, 1001, 227)):  # ceil(1001 * 10000 / 44100)
         x = rng.normal(size=n)
         got = as_array(sub.resample_clip(x, orig, target), "resample_clip")
         assert got.shape == (length,) and got.dtype == np.float64, (
@@ -120,8 +134,10 @@ def test_digitise_uses_uniform_bins(sub):
 @pytest.mark.points(1)
 def test_one_hot_digitise(sub, ref, rng):
     x = rng.uniform(-0.05, 1.05, size=300)
-    for levels in (16, 5):
-        got = as_array(sub.one_hot_digitise(x, levels), "one_hot_digitise")
+    for levels in (16, 5, None):
+        got = as_array(sub.one_hot_digitise(x) if levels is None else sub.one_hot_digitise(x, levels),
+                       "one_hot_digitise")
+        levels = levels or 16  # the default
         assert got.dtype == np.float32 and got.shape == (300, levels), (
             f"one_hot_digitise(x of 300 values, {levels}) must return float32 (300, {levels}), "
             f"got {got.dtype} {got.shape}"
@@ -155,21 +171,42 @@ def _compare_splits(sub, ref, folder: str, tmp_path, seed: int, counts: dict) ->
         assert X.shape == (n, 10000, 16) and X.dtype == np.float32, (
             f'load_author_split(folder, "{split}") must return X float32 ({n}, 10000, 16), got {X.dtype} {X.shape}'
         )
-        assert y.dtype == np.int64 and y.tolist() == expected_y.tolist(), (
-            f'load_author_split(folder, "{split}"): y must be the int64 labels of the manifest rows of '
-            f"that split, in manifest order: expected {expected_y.tolist()}, got {y.tolist()}"
+        _same_features(X, y, expected_X, expected_y, f'load_author_split(folder, "{split}")')
+    # Another rate and number of levels, through load_author_split and clip_features
+    label = 'load_author_split(folder, "val", target_sr=2000, levels=8)'
+    X, y = pair(sub.load_author_split(folder, "val", target_sr=2000, levels=8), label)
+    expected_X, expected_y = ref.load_author_split(str(tmp_path), "val", target_sr=2000, levels=8)
+    assert X.shape == (2, 2000, 8) and X.dtype == np.float32, f"{label} must return X float32 (2, 2000, 8)"
+    _same_features(X, y, expected_X, expected_y, label)
+    name = next(row.split(",")[0] for row in (tmp_path / "manifest.csv").read_text().splitlines()[1:])
+    for kwargs in ({}, {"target_sr": 4000, "levels": 5}):
+        label = f"clip_features(a clip{''.join(f', {key}={value}' for key, value in kwargs.items())})"
+        got = as_array(sub.clip_features(f"{folder}/{name}", **kwargs), label)
+        expected = ref.clip_features(str(tmp_path / name), **kwargs)
+        assert got.dtype == np.float32 and np.array_equal(got, expected), (
+            f"{label} differs from the reference features (read mono, resample, min-max, one-hot levels), "
+            f"shape {got.shape}, expected {expected.shape}"
         )
-        assert np.array_equal(X, expected_X), (
-            f'load_author_split(folder, "{split}"): X differs from the reference features (read mono, '
-            "resample to 10 kHz, min-max, 16 uniform levels, one-hot, in manifest order)"
-        )
+
+
+def _same_features(X, y, expected_X, expected_y, label: str) -> None:
+    assert y.dtype == np.int64 and y.tolist() == expected_y.tolist(), (
+        f"{label}: y must be the int64 labels of the manifest rows of that split, in manifest order: "
+        f"expected {expected_y.tolist()}, got {y.tolist()}"
+    )
+    assert np.array_equal(X, expected_X), (
+        f"{label}: X differs from the reference features (read mono, resample, min-max, uniform levels, "
+        "one-hot, in manifest order)"
+    )
 
 
 # ------------------------------------------------------------------ precision, recall, accuracy
 
 
-def _prf(sub, y_true, y_pred, positive) -> dict:
-    result = strict_call(sub.precision_recall_accuracy, np.asarray(y_true), np.asarray(y_pred), positive)
+def _prf(sub, y_true, y_pred, positive=None) -> dict:
+    """The submission's precision_recall_accuracy; positive=None leaves it at its default."""
+    args = (np.asarray(y_true), np.asarray(y_pred)) + (() if positive is None else (positive,))
+    result = strict_call(sub.precision_recall_accuracy, *args)
     keys = {"accuracy", "precision", "recall", "tp", "fp", "fn", "tn"}
     assert isinstance(result, dict) and keys <= set(result), (
         f"precision_recall_accuracy must return a dict with {sorted(keys)}"
@@ -188,15 +225,15 @@ def _definition(y_true, y_pred, positive) -> dict:
 
 def _assert_prf(got: dict, expected: dict, tol, what: str) -> None:
     for key in ("tp", "fp", "fn", "tn"):
-        assert isinstance(got[key], int | np.integer) and int(got[key]) == expected[key], (
-            f"{what}: {key} = {got[key]!r}, expected {expected[key]}"
+        assert isinstance(got[key], int) and not isinstance(got[key], bool) and got[key] == expected[key], (
+            f"{what}: {key} = {got[key]!r}, expected the Python int {expected[key]}"
         )
     for key in ("accuracy", "precision", "recall"):
         value = got[key]
-        assert isinstance(value, float | int | np.floating) and np.isfinite(value), (
-            f"{what}: {key} must be a finite float, got {value!r}"
+        assert isinstance(value, float) and np.isfinite(value), (
+            f"{what}: {key} must be a finite Python float, got {value!r}"
         )
-        tol.assert_close(float(value), expected[key], rtol=1e-12, atol=1e-12, what=f"{what}: {key}")
+        tol.assert_close(value, expected[key], rtol=1e-12, atol=1e-12, what=f"{what}: {key}")
 
 
 @pytest.mark.question(PRF)
@@ -230,6 +267,16 @@ def test_the_positive_label_matters(sub, rng, tol):
                 "precision_recall_accuracy(y, pred, positive=0) against positive=1 on (1 - y, 1 - pred)")
     _assert_prf(_prf(sub, y_true, y_pred, 0), _definition(y_true, y_pred, 0), tol,
                 "precision_recall_accuracy(y, pred, positive=0)")
+    _assert_prf(_prf(sub, y_true, y_pred), _definition(y_true, y_pred, 1), tol,
+                "precision_recall_accuracy(y, pred) (the default positive=1)")
+
+
+EVALUATE_KEYS = {
+    "accuracy": "the share of argmax predictions equal to y",
+    "precision": "of the class `positive`, from the argmax predictions",
+    "recall": "of the class `positive`, from the argmax predictions",
+    "brier": "brier_score of predict_proba: the [0, 2] convention, the sum over the two classes",
+}
 
 
 @pytest.mark.question(EVALUATE)
@@ -239,17 +286,22 @@ def test_evaluate_classifier_matches_the_reference(sub, ref, rng, tol):
     y = np.array([0, 1] * 20)
     remote, local = linear_pair(sub, rng, 50 * 16, 2)
     with torch.no_grad():
-        local[1].weight.mul_(8.0)  # confident predictions: the Brier convention shows
+        local[-1].weight.mul_(8.0)  # confident predictions: the Brier convention shows
     remote.load_state_dict({name: value.clone() for name, value in local.state_dict().items()})
-    for positive in (1, 0):
-        remote.train(positive == 1)
-        result = sub.evaluate_classifier(remote, X, y, positive=positive)
+    for positive in (1, 0, None):  # None: the default positive=1 (and batch_size=64)
+        remote.train(positive != 0)
+        label = "evaluate_classifier(model, X, y)" if positive is None else f"evaluate_classifier(positive={positive})"
+        if positive is None:
+            result = sub.evaluate_classifier(remote, X, y)
+        else:
+            result = sub.evaluate_classifier(remote, X, y, positive=positive, batch_size=16)
         assert isinstance(result, dict) and {"accuracy", "precision", "recall", "brier"} <= set(result), (
             "evaluate_classifier must return a dict with accuracy, precision, recall and brier"
         )
-        expected = ref.evaluate_classifier(local, X, y, positive=positive)
-        for key in ("accuracy", "precision", "recall", "brier"):
-            tol.assert_close(float(result[key]), expected[key], rtol=1e-6, atol=1e-9,
-                             what=f"evaluate_classifier(positive={positive}): {key} (Brier in the [0, 2] "
-                                  "convention: the sum over the two classes)")
-        assert remote.training == (positive == 1), "evaluate_classifier must restore the model's mode"
+        expected = ref.evaluate_classifier(local, X, y, positive=1 if positive is None else positive)
+        # predict_proba may compute the softmax in float32: the float32 tolerances of the config
+        rtol, atol = tol.for_dtype(np.float32)
+        for key, meaning in EVALUATE_KEYS.items():
+            assert isinstance(result[key], float), f"{label}['{key}'] must be a Python float"
+            tol.assert_close(result[key], expected[key], rtol=rtol, atol=atol, what=f"{label}['{key}'] ({meaning})")
+        assert remote.training == (positive != 0), "evaluate_classifier must restore the model's mode"

@@ -6,7 +6,9 @@ in the trusted process, by the reference pipeline (so a broken pipeline in the s
 only what it does to training). The clips reach the model in chunks of 25 (16 MB of float32
 one-hot features each), in eval() mode and without gradients. Each accuracy threshold of the
 config is one test (the pytest plugin gives each test all or nothing); one more test needs both
-the recall and the precision of the true author (label 1) at their thresholds.
+the recall and the precision of the true author (label 1) at their thresholds. Every one of them
+first needs the graded cell within the training budget, as its given lines measured it
+(`train_cpu_s`).
 """
 
 import tempfile
@@ -16,7 +18,7 @@ import pytest
 import torch
 from lab04_helpers import QUESTIONS
 
-from autograder.testing import trained_model
+from autograder.testing import trained_model, within_the_training_budget
 from courselib.author_music import write_author_dataset
 
 QUALITY = QUESTIONS["quality"]
@@ -78,6 +80,7 @@ def _quality(sub, ref, course, lab_id, constants) -> tuple[dict | None, str]:
 @pytest.mark.points(2)
 @pytest.mark.parametrize("step", range(STEPS))
 def test_accuracy_on_hidden_clips(sub, ref, course, lab_id, step):
+    within_the_training_budget(sub, course.lab(lab_id).training_budget_s)
     constants = _constants(course, lab_id)
     threshold = constants["thresholds"][step]
     scores, problem = _quality(sub, ref, course, lab_id, constants)
@@ -92,6 +95,7 @@ def test_accuracy_on_hidden_clips(sub, ref, course, lab_id, step):
 @pytest.mark.question(QUALITY)
 @pytest.mark.points(2)
 def test_recall_and_precision_of_the_true_author(sub, ref, course, lab_id):
+    within_the_training_budget(sub, course.lab(lab_id).training_budget_s)
     constants = _constants(course, lab_id)
     scores, problem = _quality(sub, ref, course, lab_id, constants)
     assert scores is not None, problem

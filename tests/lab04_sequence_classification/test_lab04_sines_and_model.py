@@ -39,6 +39,11 @@ def test_dataset_values_follow_the_draws(sub, rng, tol):
                              what=f"X of {label} (phases drawn first with rng.uniform(0, 2 pi), "
                                   "only if random_phase, then the noise with rng.normal(0, noise_std); "
                                   "t = np.linspace(0, 1, n_points))")
+    # The defaults: n_points=100, noise_std=0.02, random_phase=True
+    remote_rng, local_rng = generator_pair(sub, seed_of(rng))
+    X, _ = pair(sub.make_sine_dataset(4, remote_rng), "make_sine_dataset(4, rng)")
+    tol.assert_close(X, sines(local_rng, 4)[0], atol=1e-5,
+                     what="X of make_sine_dataset(4, rng) (the defaults: 100 points, noise_std 0.02, random phases)")
 
 
 @pytest.mark.question(DATASET)
@@ -63,7 +68,9 @@ def test_noise_std_is_a_standard_deviation_and_data_follow_the_rng(sub, rng):
 
 def _logits(remote, x: torch.Tensor, what: str) -> torch.Tensor:
     out = remote(x)
-    assert isinstance(out, torch.Tensor), f"{what} must return a tensor of logits"
+    assert isinstance(out, torch.Tensor) and out.dtype == torch.float32, (
+        f"{what} must return a float32 tensor of logits"
+    )
     return out.detach()
 
 
