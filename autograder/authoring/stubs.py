@@ -2,7 +2,8 @@
 
 A region is the lines between `### BEGIN SOLUTION` and `### END SOLUTION` (nbgrader's markers).
 In the student notebook it becomes the region's leading `# TODO:` comment lines (or a generic
-one) and `raise NotImplementedError()`, at the indentation of the BEGIN marker.
+one) and `raise NotImplementedError()`, at the indentation of the BEGIN marker; in a Markdown cell
+(a written answer) it becomes nbgrader's "YOUR ANSWER HERE".
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from autograder.core.errors import UserError
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 DEFAULT_TODO = "# TODO: your code here"
+WRITTEN_ANSWER = "YOUR ANSWER HERE"
 # Solution lines shorter than this (`return x`, `pass`) may appear in a release legitimately.
 MIN_LEAK_LINE = 25
 
@@ -29,7 +31,9 @@ class Region:
     indent: str
     lines: list[str]  # the solution lines, markers excluded
 
-    def stub(self) -> list[str]:
+    def stub(self, markdown: bool = False) -> list[str]:
+        if markdown:  # a written answer: nbgrader's placeholder, not code
+            return [self.indent + WRITTEN_ANSWER]
         todos = []
         for line in self.lines:
             if not line.strip().startswith("# TODO"):
@@ -68,10 +72,10 @@ def has_regions(source: str) -> bool:
     return BEGIN in source or END in source
 
 
-def stub_source(source: str, where: str) -> str:
+def stub_source(source: str, where: str, markdown: bool = False) -> str:
     lines: list[str] = []
     for part in parse_regions(source, where):
-        lines.extend(part.stub() if isinstance(part, Region) else [part])
+        lines.extend(part.stub(markdown) if isinstance(part, Region) else [part])
     return "\n".join(lines)
 
 

@@ -32,6 +32,8 @@ class TestRecord:
     outcome: str  # passed, failed, error, skipped, not run
     message: str
     duration: float
+    # an imported test that the original tool passes on every notebook (`passes_on_blank`)
+    passes_on_blank: bool = False
 
     __test__ = False  # not a pytest test class
 
@@ -112,7 +114,7 @@ def check_points(course: Course, lab_id: str, records: list[TestRecord] | None =
         raise ConfigError(f"tests/{lab_id}: tests without a points marker: {', '.join(unmarked)}")
     if abs(total - lab.points) > 1e-9:
         raise ConfigError(
-            f"{CONFIG_FILE}: {lab.config_key}.points: {lab.points:g}, but the hidden tests in "
-            f"tests/{lab_id} add up to {total:g}"
+            f"{CONFIG_FILE}: {lab.config_key}.points: {lab.points:.12g}, but the hidden tests in "
+            f"tests/{lab_id} add up to {total:.12g}"
         )
     return total

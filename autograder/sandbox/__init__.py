@@ -79,7 +79,7 @@ from typing import Any
 from autograder.core.config import Lab
 from autograder.core.errors import UserError
 from autograder.core.notebook import MODULE_NAME
-from autograder.sandbox import boundary
+from autograder.sandbox import boundary, test_cells
 from autograder.sandbox.worker import processes_of, remove_files_of, status_fields, wait_until_gone
 
 MAX_RESTARTS = 3
@@ -489,7 +489,8 @@ def _valid_warnings(caught: Any) -> bool:
 
 
 def valid_reply(message: Any, request_id: int) -> bool:
-    """The answer to request `request_id`: a value (or "missing"), or the error it raised."""
+    """The answer to request `request_id`: a value (or "missing"), a test cell's result (see
+    `autograder.sandbox.test_cells`), or the error it raised."""
     if type(message) is not dict or type(message.get("id")) is not int:
         return False
     if message["id"] != request_id:
@@ -500,7 +501,8 @@ def valid_reply(message: Any, request_id: int) -> bool:
         if "warnings" in message and not _valid_warnings(message["warnings"]):
             return False
         keys = set(message) - {"op", "id", "seconds", "cpu", "warnings"}
-        return keys == {"value"} or (keys == {"missing"} and message["missing"] is True)
+        return (keys == {"value"} or (keys == {"missing"} and message["missing"] is True)
+                or (keys == {"cell"} and test_cells.valid_result(message["cell"])))
     if message.get("op") == "error":
         keys = {"op", "id", "seconds", "cpu", "type", "message"}
         return (set(message) == keys and _is_text(message["type"], 200)

@@ -17,7 +17,9 @@ The server never runs student code and never reads what a child writes: only the
 the child's own channel. The child sets its limits, seeds every generator, runs the notebook with
 `autograder.sandbox.execute.run_notebook` (each cell under a CPU-time limit with a wall-clock
 backstop) and serves the judge's calls (get a name, call, get or set an attribute), each under the
-CPU time left to the current test, until the grader closes the channel.
+CPU time left to the current test, and runs the test cells of labs imported from nbgrader or Otter
+in the notebook's namespace (`autograder.sandbox.test_cells`), until the grader closes the
+channel.
 
 Protocol: length-prefixed JSON (see `autograder.sandbox.boundary`); the student's own stdout and
 stderr go to /dev/null or the bounded buffer of `run_notebook`, never to a protocol socket.
@@ -372,7 +374,7 @@ def _serve_submission(channel: int, folder: str, fontlist: dict[str, bytes]) -> 
     import nbformat
     import numpy as np
 
-    from autograder.sandbox import boundary, execute
+    from autograder.sandbox import boundary, execute, test_cells
     from autograder.testing import applied_context
 
     os.setpgid(0, 0)
@@ -469,6 +471,16 @@ def _serve_submission(channel: int, folder: str, fontlist: dict[str, bytes]) -> 
                     value = boundary.decode(message["value"], resolve)
                     setattr(handles.get(message["target"]), str(message["name"]), value)
                     reply = {"op": "reply", "value": None}
+                elif op == "test_cell":  # a test cell of an imported lab (sandbox.test_cells)
+                    # a test cell past its time is interrupted, as nbgrader interrupts a cell, and
+                    # the child goes on to the next test; a cell that survives the interruption
+                    # still meets the kernel's CPU limit (SIGXCPU)
+                    cpu.on_expiry = CpuLimit._raise_cell_timeout
+                    try:
+                        reply = {"op": "reply",
+                                 "cell": test_cells.run(message, run.globals, CellTimeout)}
+                    finally:
+                        cpu.on_expiry = out_of_test_time
                 else:
                     reply = {"op": "error", "type": "ProtocolError",
                              "message": f"unknown op {op!r}"}  # fmt: skip
