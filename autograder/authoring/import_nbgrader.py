@@ -35,6 +35,7 @@ from autograder.authoring.imported_lab import (
     as_solution_region,
     check_kernel,
     defined_names,
+    files_read_by_code,
     first_heading,
     later_changes,
     mark_free_tests,
@@ -168,8 +169,9 @@ def read_nbgrader(path: Path, lab_id: str | None = None) -> ImportedLab:
     limit = NBGRADER_CELL_TIMEOUT_S
     settings = {"cell_timeout_s": limit, "test_timeout_s": limit, "skip_tags": SKIP_ORIGINAL_TESTS}
     where = f"{path.parent.name}/{path.name}"
-    return ImportedLab(lab_id, title, out, tests, "nbgrader", where, settings,
-                       assignment_files(path.parent), notes)  # fmt: skip
+    files = assignment_files(path.parent)
+    notes += files_read_by_code(cells, files)
+    return ImportedLab(lab_id, title, out, tests, "nbgrader", where, settings, files, notes)
 
 
 def _graded_by_hand(nb: nbformat.NotebookNode) -> str:

@@ -43,6 +43,7 @@ from autograder.authoring.imported_lab import (
     as_solution_region,
     check_kernel,
     defined_names,
+    files_read_by_code,
     first_heading,
     later_changes,
     mark_free_tests,
@@ -367,8 +368,8 @@ def read_otter(path: Path, lab_id: str | None = None) -> ImportedLab:
     mark_free_tests(tests, student_names, given_names, "Otter")
     notes += [f"{test.name}: {test.passes_on_blank}" for test in tests if test.passes_on_blank]
     lab_id = lab_id or python_name(str(config.get("name") or path.stem))
-    title = first_heading(nb) or lab_id
     out = nbformat.v4.new_notebook(cells=cells, metadata=copy.deepcopy(nb.metadata))
+    title = first_heading(out) or lab_id  # Otter's own blocks are gone by now
     out.metadata["title"] = title
     files = {}
     for name in [str(name) for name in config.get("files") or []]:
@@ -376,6 +377,7 @@ def read_otter(path: Path, lab_id: str | None = None) -> ImportedLab:
         if not source.is_file():
             raise InitError(f"{source}: a file the master's config lists (files) is missing")
         files[Path(name).name] = source
+    notes += files_read_by_code(cells, files)
     for name in config.get("autograder_files") or []:
         notes.append(f"{name}: a file for Otter's grader only (autograder_files): the kit grades "
                      "the notebook alone, without it")  # fmt: skip

@@ -221,6 +221,15 @@ def later_changes(check: Check, later_sources: list[str]) -> list[str]:
     return sorted(names & later)
 
 
+def files_read_by_code(cells: list, files: dict[str, Path]) -> list[str]:
+    """One line per lab file a code cell names: released to students, but the grader runs the
+    notebook alone (see `autograder validate`), so that cell fails there."""
+    return [f"{name}: a code cell reads it; students get it with the release, but the grader "
+            "runs the notebook without the lab's files, so that cell fails when graded"
+            for name in sorted(files) if any(cell.cell_type == "code" and Path(name).name
+                                             in cell.source for cell in cells)]  # fmt: skip
+
+
 # ------------------------------------------------------------------ the hidden tests' file
 
 

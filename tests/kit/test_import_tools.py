@@ -303,16 +303,3 @@ def test_otter_assignments_grade_the_same(name, tmp_path):
         assert "q1 test case 6: reads student_file.py" in said
         assert "q4: graded by hand in Otter (2 points)" in said
 
-
-def test_a_notebook_for_another_language_is_refused_before_anything_is_written(tmp_path):
-    course = kit_course(tmp_path / "kit")
-    config = (course / "course_config.py").read_text()
-    done = subprocess.run([sys.executable, "-m", "autograder.cli", "import", "otter",
-                           str(FIXTURES / "otter-test-assign/r-example.ipynb")], cwd=course,
-                          capture_output=True, text=True)  # fmt: skip
-    assert done.returncode != 0 and not done.stdout
-    assert done.stderr.strip().endswith("a notebook for the R kernel (R); the kit grades Python "
-                                        "notebooks only")  # fmt: skip
-    assert len(done.stderr.strip().splitlines()) == 1
-    assert (course / "course_config.py").read_text() == config
-    assert not (course / "source").exists() or not any((course / "source").iterdir())
