@@ -308,6 +308,9 @@ def read_otter(path: Path, lab_id: str | None = None) -> ImportedLab:
                 if not (cell.source and IGNORED_CELL.match(cell.source.split("\n")[0]))]
     config = assignment_config(cells_in, path)
     ok_format = bool((config.get("tests") or {}).get("ok_format", True))
+    if ok_format and not any(cell.get("outputs") for cell in nb.cells if cell.cell_type == "code"):
+        raise InitError(f"{path}: the master shows no outputs: run it (Run All), save it and "
+                        "import it again; Otter's test cases expect the outputs it shows")
     student_files = [str(name) for name in config.get("student_files") or []]
     cells: list = []
     tests: list[ImportedTest] = []

@@ -146,6 +146,16 @@ def test_otter_masters_are_read_as_otter_reads_them():
     assert any("def identity(x):" in check.code for check in q1.checks)
 
 
+def test_an_otter_master_that_was_never_run_is_refused(tmp_path):
+    master = nbformat.read(str(FIXTURES / "otter-tutorial/demo.ipynb"), 4)
+    for cell in master.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+    nbformat.write(master, str(tmp_path / "demo.ipynb"))
+    with pytest.raises(InitError, match="the master shows no outputs: run it"):
+        read_otter(tmp_path / "demo.ipynb")
+
+
 def test_otter_resolves_points_as_otter_does():
     case = {"points": None}
     assert resolve_points(None, [case, case, case]) == [1 / 3] * 3
