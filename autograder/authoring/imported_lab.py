@@ -303,13 +303,23 @@ def test_file(lab: ImportedLab) -> str:
 # ------------------------------------------------------------------ writing the lab
 
 
+SETTING_COMMENTS = {
+    "cell_timeout_s": "nbgrader's 30 s per cell (of CPU time here)",
+    "test_timeout_s": "and per test cell",
+    "skip_tags": "the tool's own test cells in a submission are not run",
+    "cell_seed": "Otter's grader seeds NumPy and random with it before every cell",
+    "cell_seed_variable": "Otter's grader sets this name to the seed before every cell",
+}
+
+
 def lab_entry(lab: ImportedLab) -> str:
     """The lab's course_config.py entry: the kit's defaults, and the settings of the original
     tool that a grade depends on (time limits, the cells it runs itself), commented."""
     entry = config_lab_entry(lab.lab_id, lab.title, lab.points,
                              comment=f"imported from {lab.origin} ({lab.source})")  # fmt: skip
     lines = entry.splitlines()
-    extra = [f"    {key!r}: {value!r},".replace("'", '"') for key, value in lab.settings.items()]
+    extra = [f"    {key!r}: {value!r},".replace("'", '"') + f"  # {SETTING_COMMENTS[key]}"
+             for key, value in lab.settings.items()]  # fmt: skip
     return "\n".join([*lines[:-1], *extra, lines[-1]])
 
 

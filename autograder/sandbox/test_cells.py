@@ -37,7 +37,6 @@ from typing import Any
 
 from autograder.core.notebook import without_magics
 
-STYLES = ("cell", "doctest", "function")
 OUTPUT_KINDS = ("stdout", "stderr", "result", "error")
 MAX_OUTPUTS = 64
 MAX_EXAMPLES = 500

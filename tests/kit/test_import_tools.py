@@ -82,6 +82,14 @@ def kit_scores(course: Path, lab: str, submissions: Path) -> dict[str, dict[str,
             for row in rows}
 
 
+def show(name: str, tool: str, scores: dict[str, dict[str, float]]) -> None:
+    """The agreed scores, one line per submission (`pytest -s` shows them)."""
+    print(f"\n{name}: the same points per question from {tool} and the kit")
+    for student, questions in sorted(scores.items()):
+        print(f"  {student:22} " + "  ".join(f"{question} {points:g}"
+                                             for question, points in questions.items()))
+
+
 def rounded(scores: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
     return {student: {question: round(points, 4) for question, points in questions.items()}
             for student, questions in scores.items()}
@@ -158,6 +166,7 @@ def test_nbgrader_assignments_grade_the_same(name, tmp_path):
     said = kit_import(course, "nbgrader", root / "source" / assignment)
     short_time_limits(course)
     assert kit_scores(course, notebook, root / "submitted") == original
+    show(name, "nbgrader autograde", original)
     # not a vacuous agreement: the solution earns every point, the blank and the loop less
     every = autograded_points(root / "source" / assignment / f"{notebook}.ipynb")
     assert original["solution"] == every
@@ -295,6 +304,7 @@ def test_otter_assignments_grade_the_same(name, tmp_path):
     short_time_limits(course)
     # both reports round (Otter's 1/3 point is 0.33333, the kit's 0.333333)
     assert rounded(kit_scores(course, lab, submissions)) == rounded(original)
+    show(name, "otter run", rounded(original))
     # not a vacuous agreement: the solution earns every point, the blank and the loop less
     possible = sum(original["solution"].values())
     assert possible > 0 and sum(original["blank"].values()) < possible
