@@ -9,7 +9,8 @@ made here (solution, blank, wrong, raising, looping, syntax_error). nbgrader gra
 (`autograder import nbgrader`, which gives the lab nbgrader's 30 s per cell and per test),
 releases it, and grades the same notebooks with `autograder grade` (one worker, then
 `--workers`). Both are timed from the shell to the exit, with every fixed cost; generating and
-releasing the assignment are not timed. Then the looping submission alone, in both: where most of
+releasing the assignment are not timed; each line also gives the CPU time of all the processes
+the command ran and the machine's load. Then the looping submission alone, in both: where most of
 the time goes (5 cells run into nbgrader's limit: `squares(10)`, `sum_of_squares(10)` and the
 three test cells that call `squares`; in the kit, the two cells and three tests run into the
 same limit, of CPU time, and are interrupted without restarting the sandbox).
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -33,11 +35,26 @@ ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
 def timed(command: list[str], cwd: Path) -> float:
+    """Wall-clock seconds of `command`, shell to exit; its CPU seconds (all its processes) go
+    to `cpu_seconds[-1]`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, env=ENV, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_seconds.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     if done.returncode != 0:
         sys.exit(f"{' '.join(command)} failed: {(done.stdout + done.stderr)[-1500:]}")
-    return time.perf_counter() - started
+    return wall
+
+
+cpu_seconds: list[float] = []
+
+
+def line(what: str, wall: float, baseline: float | None = None) -> str:
+    compared = f", {wall / baseline:.2f}x nbgrader" if baseline else ""
+    return (f"{what:32} {wall:6.1f} s ({cpu_seconds[-1]:.1f} s of CPU time{compared}; load "
+            f"{os.getloadavg()[0]:.1f})")
 
 
 def nbgrader_course(folder: Path, students: dict[str, Path]) -> Path:
@@ -48,7 +65,8 @@ def nbgrader_course(folder: Path, students: dict[str, Path]) -> Path:
     for name in ("problem1.ipynb", "jupyter.png"):
         shutil.copyfile(FIXTURES / "nbgrader-docs/source/ps1" / name, root / "source/ps1" / name)
     shutil.copyfile(FIXTURES / "nbgrader-docs/source/header.ipynb", root / "source/header.ipynb")
-    (root / "nbgrader_config.py").write_text('c = get_config()\nc.CourseDirectory.course_id = "b"\n')
+    config = 'c = get_config()\nc.CourseDirectory.course_id = "bench"\n'
+    (root / "nbgrader_config.py").write_text(config)
     for student, notebook in students.items():
         (root / "submitted" / student / "ps1").mkdir(parents=True)
         shutil.copyfile(notebook, root / "submitted" / student / "ps1" / "problem1.ipynb")
@@ -82,23 +100,21 @@ def main() -> None:
         submitted = nbgrader / "submitted"
         print(f"{len(students)} submissions of nbgrader's ps1 problem 1: {', '.join(students)}")
         original = timed([str(BIN / "nbgrader"), "autograde", "ps1", "--force"], nbgrader)
-        print(f"nbgrader autograde:        {original:6.1f} s")
+        print(line("nbgrader autograde", original))
         one = timed([*autograder, "grade", "problem1", str(submitted), "--workers", "1",
                      "--force"], course)  # fmt: skip
-        print(f"autograder grade, 1 worker: {one:6.1f} s ({one / original:.2f}x nbgrader)")
+        print(line("autograder grade, 1 worker", one, original))
         if args.workers > 1:
             many = timed([*autograder, "grade", "problem1", str(submitted), "--workers",
                           str(args.workers), "--force"], course)  # fmt: skip
-            print(f"autograder grade, {args.workers} workers: {many:5.1f} s "
-                  f"({many / original:.2f}x nbgrader)")  # fmt: skip
+            print(line(f"autograder grade, {args.workers} workers", many, original))
         looping_original = timed([str(BIN / "nbgrader"), "autograde", "ps1", "--force",
                                   "--student", "looping"], nbgrader)  # fmt: skip
+        print(line("the looping one alone: nbgrader", looping_original))
         looping = timed([*autograder, "grade", "problem1",
                          str(submitted / "looping" / "ps1" / "problem1.ipynb"), "--workers", "1",
                          "--force"], course)  # fmt: skip
-        print(f"the looping submission alone: nbgrader {looping_original:.1f} s, "
-              f"kit {looping:.1f} s")  # fmt: skip
-
+        print(line("the looping one alone: kit", looping, looping_original))
 
 if __name__ == "__main__":
     main()

@@ -472,9 +472,12 @@ def _serve_submission(channel: int, folder: str, fontlist: dict[str, bytes]) -> 
                     setattr(handles.get(message["target"]), str(message["name"]), value)
                     reply = {"op": "reply", "value": None}
                 elif op == "test_cell":  # a test cell of an imported lab (sandbox.test_cells)
-                    # a test cell past its time is interrupted, as nbgrader interrupts a cell, and
-                    # the child goes on to the next test; a cell that survives the interruption
-                    # still meets the kernel's CPU limit (SIGXCPU)
+                    # a test cell past its time (CPU, or the grader's wall-clock backstop, which
+                    # it sends) is interrupted, as nbgrader interrupts a cell, and the child goes
+                    # on to the next test instead of a restart that runs the notebook again; a
+                    # cell that survives the interruption still meets the kernel's CPU limit
+                    cpu.arm("the test", float(message["cpu_left"]),
+                            float(message.get("wall_s") or 0) or None)  # fmt: skip
                     cpu.on_expiry = CpuLimit._raise_cell_timeout
                     try:
                         reply = {"op": "reply",
