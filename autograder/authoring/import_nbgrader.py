@@ -14,8 +14,9 @@ this course, one lab per notebook (lab id: the notebook's name, or `--lab` for o
   points)` before the cells it checks; other headings that end in "(N points)" lose that ending.
 - Cells graded by hand (answers, tasks) stay in the lab's text, their answers hidden from the
   release like any solution, and are listed: the kit does not grade them yet.
-- The assignment's other files (images, data) go with the lab; nbgrader's 30 s per cell is the
-  lab's time limit, and the submission's own copies of the test cells are not run with it.
+- The assignment's other files (images, data) go with the lab; nbgrader's 30 s of wall-clock time
+  per cell is the lab's time limit, and the submission's own copies of the test cells are not run
+  with it.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ from autograder.authoring.imported_lab import (
 from autograder.authoring.nbgrader_autotest import expand, has_autotests
 
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
-# nbgrader's Execute.timeout: seconds a cell may run (the kit counts CPU seconds)
+# nbgrader's Execute.timeout: the wall-clock seconds a cell may run (the lab's wall_factor 1 makes
+# the kit's limit of CPU time one of wall-clock time too)
 NBGRADER_CELL_TIMEOUT_S = 30
 
 
@@ -167,7 +169,8 @@ def read_nbgrader(path: Path, lab_id: str | None = None) -> ImportedLab:
     out = nbformat.v4.new_notebook(cells=cells, metadata=copy.deepcopy(nb.metadata))
     out.metadata["title"] = title
     limit = NBGRADER_CELL_TIMEOUT_S
-    settings = {"cell_timeout_s": limit, "test_timeout_s": limit, "skip_tags": SKIP_ORIGINAL_TESTS}
+    settings = {"cell_timeout_s": limit, "test_timeout_s": limit, "wall_factor": 1,
+                "skip_tags": SKIP_ORIGINAL_TESTS}  # fmt: skip
     where = f"{path.parent.name}/{path.name}"
     files = assignment_files(path.parent)
     notes += files_read_by_code(cells, files)

@@ -304,8 +304,9 @@ def test_file(lab: ImportedLab) -> str:
 
 
 SETTING_COMMENTS = {
-    "cell_timeout_s": "nbgrader's 30 s per cell (of CPU time here)",
+    "cell_timeout_s": "nbgrader's 30 s per cell",
     "test_timeout_s": "and per test cell",
+    "wall_factor": "of wall-clock time, as in nbgrader (higher: CPU time alone counts)",
     "skip_tags": "the tool's own test cells in a submission are not run",
     "cell_seed": "Otter's grader seeds NumPy and random with it before every cell",
     "cell_seed_variable": "Otter's grader sets this name to the seed before every cell",

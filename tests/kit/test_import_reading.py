@@ -59,7 +59,7 @@ def test_answers_graded_by_hand_stay_in_the_text_and_are_named(tmp_path):
         ("1.1 correct_squares", 1), ("1.2 squares_invalid_input", 1),
         ("1.3 correct_sum_of_squares", 0.5), ("1.4 sum_of_squares_uses_squares", 0.5)]
     assert set(lab.files) == {"jupyter.png"}
-    assert lab.settings == {"cell_timeout_s": 30, "test_timeout_s": 30,
+    assert lab.settings == {"cell_timeout_s": 30, "test_timeout_s": 30, "wall_factor": 1,
                             "skip_tags": ["demo", "original-tool-test"]}  # fmt: skip
 
 
