@@ -35,6 +35,7 @@ from autograder.authoring.imported_lab import (
     ImportedTest,
     as_solution_region,
     check_kernel,
+    check_writable,
     defined_names,
     files_read_by_code,
     first_heading,
@@ -202,6 +203,8 @@ def import_nbgrader(course_root: Path, path: Path, lab_id: str | None = None) ->
     if not labs:
         raise InitError(f"{path}: no autograder test cells (nbgrader grade: true, with points) to "
                         "turn into hidden tests")  # fmt: skip
+    for lab in labs:
+        check_writable(course_root, lab)
     written: list[str] = []
     for lab in labs:
         written += write_lab(course_root, lab) + [f"{lab.lab_id}: {note}" for note in lab.notes]

@@ -329,7 +329,7 @@ def read_otter(path: Path, lab_id: str | None = None) -> ImportedLab:
                 question = _Question(cell_config(cell), len(cells))
                 question.name = question.name or f"q{len(tests) + 1}"
             elif question is not None:
-                _end_question(question, cells, tests, notes, ok_format, student_files)
+                _end_question(question, cells, tests, notes, student_files)
                 positions[question.name] = len(cells)
                 question = None
             continue
@@ -415,7 +415,7 @@ def _reads_student_file(code: str, student_files: list[str]) -> str | None:
 
 
 def _end_question(question: _Question, cells: list, tests: list[ImportedTest], notes: list[str],
-                  ok_format: bool, student_files: list[str]) -> None:  # fmt: skip
+                  student_files: list[str]) -> None:  # fmt: skip
     name, config = question.name, question.config
     if config.get("manual"):
         points = config.get("points")

@@ -324,9 +324,9 @@ def lab_entry(lab: ImportedLab) -> str:
     return "\n".join([*lines[:-1], *extra, lines[-1]])
 
 
-def write_lab(course_root: Path, lab: ImportedLab) -> list[str]:
-    """The lab's source notebook and files, hidden tests and course_config entry; the paths
-    written."""
+def check_writable(course_root: Path, lab: ImportedLab) -> tuple[Path, Path]:
+    """The lab's notebook and tests paths, when the lab can be written into the course; else
+    one line saying why (nothing is written)."""
     if not LAB_ID.match(lab.lab_id):
         raise InitError(f"lab id {lab.lab_id!r}: use lower-case letters, digits and _ "
                         "(--lab <id>)")  # fmt: skip
@@ -338,6 +338,13 @@ def write_lab(course_root: Path, lab: ImportedLab) -> list[str]:
     for path in (notebook, tests):
         if path.exists():
             raise InitError(f"{path} exists already; import under another id with --lab <id>")
+    return notebook, tests
+
+
+def write_lab(course_root: Path, lab: ImportedLab) -> list[str]:
+    """The lab's source notebook and files, hidden tests and course_config entry; the paths
+    written."""
+    notebook, tests = check_writable(course_root, lab)
     add_lab_to_config(course_root, lab_entry(lab), lab.lab_id)
     notebook.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(lab.notebook, str(notebook))
