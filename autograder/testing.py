@@ -220,22 +220,21 @@ def run_otter_doctest(sub: Any, doctest_text: str, label: str) -> None:
     ran = result["examples"]
     for index, (example, flags) in enumerate(zip(to_run, flags_of)):
         if index >= len(ran):
-            raise AssertionError(f"{label}: stopped before `{example.source.strip()[:80]}`")
+            raise AssertionError(f"{label}: stopped before its example {index + 1}")
         got, exception = ran[index]
         if exception is None:
             passed = checker.check_output(example.want, got, flags)
         elif example.exc_msg is None:
-            raise AssertionError(_where(f"{label}: `{example.source.strip()[:80]}` raised",
-                                        exception))  # fmt: skip
+            raise AssertionError(_where(f"{label}: example {index + 1} raised", exception))
         else:
             passed = checker.check_output(example.exc_msg, exception, flags) or bool(
                 flags & doctest.IGNORE_EXCEPTION_DETAIL and checker.check_output(
                     doctest._strip_exception_details(example.exc_msg),  # noqa: SLF001
                     doctest._strip_exception_details(exception), flags))  # noqa: SLF001
-        if not passed:
+        if not passed:  # what the submission showed, never the test's code or its answer
             shown = (got if exception is None else exception).strip() or "nothing"
-            raise AssertionError(f"{label}: `{example.source.strip()[:80]}` shows "
-                                 f"{shown[:120]!r}, not the expected output")  # fmt: skip
+            raise AssertionError(f"{label}: example {index + 1} shows {shown[:120]!r}, not the "
+                                 "expected output")  # fmt: skip
 
 
 def run_otter_function(sub: Any, source: str, name: str, label: str) -> None:
