@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@echo "setup: installing pinned dependencies into $(VENV)"
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@command -v bwrap >/dev/null 2>&1 || ./scripts/install-bubblewrap.sh || echo "setup: bubblewrap unavailable; grading will run with resource limits only"
-	@command -v chromium >/dev/null 2>&1 || ./scripts/install-chromium.sh || echo "setup: chromium unavailable; the feedback page's browser check will be skipped"
+	@command -v chromium >/dev/null 2>&1 || ./scripts/install-chromium.sh || echo "setup: chromium unavailable; the browser checks (feedback page, review app) will be skipped"
 	@./scripts/install-postgresql.sh || echo "setup: PostgreSQL unavailable; the PostgreSQL gradebook tests will be skipped"
 	@touch $(STAMP)
 

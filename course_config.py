@@ -50,6 +50,9 @@ COURSE = {
             "release": "2026-10-12T09:00",
             "due": "2026-10-26T23:59",
             "points": 50,
+            # Gradescope: run_autograder peaks at about 670 MB on the solution, too close to the
+            # 768 MB default (benchmarks/gradescope_labs.py); set the assignment to 1024 MB.
+            "gradescope": {"memory_mb": 1024},
             # The quality test (question 3.3) times the lesson's standard training run: the
             # reference needs about 3 s of CPU time on one thread.
             "training_budget_s": 60,
@@ -66,6 +69,8 @@ COURSE = {
             "release": "2026-10-26T09:00",
             "due": "2026-11-09T23:59",
             "points": 50,
+            # Gradescope: run_autograder peaks at about 740 MB on the solution; set 1024 MB.
+            "gradescope": {"memory_mb": 1024},
             # The graded training cell: 60 s of CPU time on one core (stated in the notebook;
             # the reference needs about 37 s), with room for a busy grader's wall clock.
             "training_budget_s": 60,
@@ -89,6 +94,8 @@ COURSE = {
             "release": "2026-11-09T09:00",
             "due": "2026-11-23T23:59",
             "points": 50,
+            # Gradescope: run_autograder peaks at about 1.2 GB on the solution; set 1536 MB.
+            "gradescope": {"memory_mb": 1536},
             # The graded data cell (about 5 s) and training cell: 60 s of CPU time on one core.
             "training_budget_s": 60,
             "cell_timeout_s": 180,

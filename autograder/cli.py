@@ -4,9 +4,13 @@ autograder release <lab> | --all [--force] [--no-check]
 autograder check [<lab> ...]          self-check: hidden tests pass on the reference
 autograder grade <lab> <inputs...> [--roster roster.csv] [--db URL] [--scheduler local:N|tcp://...]
 autograder report <lab> [--out folder] [--db URL] [--feedback-zip]
-autograder export gradescope <lab> [--out dist]        a Gradescope autograder zip
+autograder export gradescope <lab> [--out dist] [--no-check]   a Gradescope autograder zip, run
+                                       here on the solution first (memory and time measured)
 autograder export grades <lab> --format canvas|moodle|gradescope|csv [--roster roster.csv]
+                       [--match email|idnumber|username]   (Moodle's identifier)
 autograder export nbgrader <lab> [--out dist/nbgrader]  the lab as an nbgrader course folder
+autograder review <lab> [--db URL] [--port 8765] [--anonymous]  grade by question in a browser
+autograder ta-password                 a TA login's password hash for course_config.py
 autograder validate <notebook> [--lab <lab>]   a student's check before submitting
 autograder demo                        release every lab and self-check it
 autograder init <folder>               a new course that releases and grades an example lab
@@ -17,7 +21,8 @@ Exit status: 0 done; 1 a self-check failed; 2 nothing was done (a mistake in the
 course config or files, the roster, or a gradebook that is not there), said in one line; 3 graded,
 but some inputs were refused (each named in one line above the summary); 4 some submissions could
 not be graded because of the grader (not the submission: each named above the summary, recorded
-as the grader's fault; grade them again with --force once the cause is fixed).
+as a fault and never as a grade), or the gradebook stopped answering: the same command, run
+again, grades what is left.
 """
 
 from __future__ import annotations
@@ -83,10 +88,12 @@ def self_check(course: Course, lab_id: str) -> str:
     records = run_hidden_tests(course, lab_id)
     passed = [record for record in records if record.outcome == "passed"]
     earned = sum(record.earned for record in records)
+    tested = sum(record.points for record in records)
     status = "ok" if len(passed) == len(records) else "FAILED"
+    written = f" (and {total - tested:g} of written questions)" if total > tested else ""
     return (
         f"self-check {lab_id}: {status}, {len(passed)}/{len(records)} hidden tests pass on the "
-        f"reference, {earned:g}/{total:g} points"
+        f"reference, {earned:g}/{tested:g} points{written}"
     )
 
 
@@ -117,7 +124,8 @@ def _grade(course: Course, lab_id: str, inputs: list[Path], workers: int, device
     device = resolve_device(device)
     course_roster = load_roster(roster) if roster else None
     with tempfile.TemporaryDirectory(prefix="autograder-intake-") as scratch:
-        intake = gather(inputs, lab_id, course.timezone, Path(scratch), course_roster)
+        intake = gather(inputs, lab_id, course.timezone, Path(scratch), course_roster,
+                        lab=course.lab(lab_id))
         gradebook = Gradebook.for_course(course, db)
         summary = grade_batch(course, lab_id, intake.submissions, gradebook, workers=workers,
                               device=device, force=force, progress=sys.stderr.isatty(),
@@ -126,11 +134,11 @@ def _grade(course: Course, lab_id: str, inputs: list[Path], workers: int, device
     if intake.refused:
         lines.append(f"{len(intake.refused)} inputs refused (named above); everything else was "
                      "graded")  # fmt: skip
-    ungraded = summary.outcomes.get("grader error", 0)
-    if ungraded:
-        lines.append(f"{ungraded} submissions could not be graded because of the grader (named "
-                     "above, recorded as its fault): fix the cause, then grade them again with "
-                     "--force")  # fmt: skip
+    ungraded = len(summary.faults) + bool(summary.stopped)
+    if summary.faults:
+        lines.append(f"{len(summary.faults)} submissions could not be graded because of the "
+                     "grader (named above; no grade was recorded for them): run the same "
+                     "command again to grade them")  # fmt: skip
     return lines, bool(intake.refused), ungraded
 
 
@@ -173,11 +181,21 @@ def cmd_report(course: Course, args: argparse.Namespace) -> int:
 
 def cmd_export_gradescope(course: Course, args: argparse.Namespace) -> int:
     from autograder.exports.gradescope import build_gradescope_zip
+    from autograder.exports.gradescope_check import check_gradescope_zip
 
     started = time.perf_counter()
     path = build_gradescope_zip(course, args.lab, args.out or course.root / "dist")
+    if args.no_check:
+        lines = ["not run here (--no-check): its memory and time are not measured"]
+    else:
+        try:
+            lines = check_gradescope_zip(course, args.lab, path)
+        except USER_ERRORS:
+            path.unlink()  # refused: nothing to upload
+            raise
     print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MB, "
           f"{time.perf_counter() - started:.0f} s): upload it as the assignment's autograder")
+    print("\n".join(lines))
     return 0
 
 
@@ -199,8 +217,31 @@ def cmd_export_grades(course: Course, args: argparse.Namespace) -> int:
     gradebook = Gradebook.existing(course, args.db)
     out = args.out or course.root / "dist" / f"{args.lab}-grades-{args.format}.csv"
     export = export_grades(course, args.lab, gradebook, args.format, out, roster,
-                           args.assignment)  # fmt: skip
+                           args.assignment, args.match)  # fmt: skip
     print("\n".join(export.lines()))
+    return 0
+
+
+def cmd_review(course: Course, args: argparse.Namespace) -> int:
+    import getpass
+
+    from autograder.review import serve
+
+    serve(course, args.lab, args.db, args.host, args.port, args.ta or getpass.getuser(),
+          args.anonymous, say=lambda line: print(line, flush=True))  # fmt: skip
+    return 0
+
+
+def cmd_ta_password(course: Course | None, args: argparse.Namespace) -> int:
+    import getpass
+
+    from autograder.review.security import hash_password
+
+    password = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else \
+        getpass.getpass("TA password: ")
+    if len(password) < 8:
+        raise ConfigError("ta-password: use at least 8 characters")
+    print(hash_password(password))
     return 0
 
 
@@ -313,6 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
     gradescope = targets.add_parser("gradescope", help="a Gradescope autograder zip")
     gradescope.add_argument("lab", help="lab id")
     gradescope.add_argument("--out", type=Path, default=None, help="folder (default: dist/)")
+    gradescope.add_argument("--no-check", action="store_true",
+                            help="do not run the zip on the solution here (memory, time, score)")
     gradescope.set_defaults(run=cmd_export_gradescope)
     grades = targets.add_parser("grades", help="final grades as an LMS import CSV")
     grades.add_argument("lab", help="lab id")
@@ -325,12 +368,33 @@ def build_parser() -> argparse.ArgumentParser:
                         help="file (default: dist/<lab>-grades-<format>.csv)")
     grades.add_argument("--assignment", default=None,
                         help="the grade column's name (default: the lab's title)")
+    grades.add_argument("--match", default="email", metavar="email|idnumber|username",
+                        help="Moodle: the identifier its CSV import maps rows by (default: "
+                        "email); only rows that carry it are written")
     grades.set_defaults(run=cmd_export_grades)
     nbgrader = targets.add_parser("nbgrader", help="the lab as an nbgrader course folder")
     nbgrader.add_argument("lab", help="lab id")
     nbgrader.add_argument("--out", type=Path, default=None,
                           help="course folder (default: dist/nbgrader)")
     nbgrader.set_defaults(run=cmd_export_nbgrader)
+
+    review = commands.add_parser("review", help="grade written answers and override tests' "
+                                 "points in a browser, question by question")
+    review.add_argument("lab", help="lab id")
+    review.add_argument("--db", default=None, help="SQLAlchemy URL (default: gradebook.sqlite; "
+                        "PostgreSQL for several TAs at once)")
+    review.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default: this machine only)")
+    review.add_argument("--port", type=int, default=8765, help="port (0: any free one)")
+    review.add_argument("--ta", default=None,
+                        help="the TA's name on grades made with the token (default: your login)")
+    review.add_argument("--anonymous", action="store_true",
+                        help="hide student ids and shuffle the answers")
+    review.set_defaults(run=cmd_review)
+
+    password = commands.add_parser("ta-password",
+                                   help="hash a TA's password for course_config.py's \"tas\"")
+    password.set_defaults(run=cmd_ta_password, without_course=True)
 
     validate = commands.add_parser("validate", help="check a notebook before submitting it")
     validate.add_argument("notebook", type=Path, help="the .ipynb file to submit")
@@ -366,24 +430,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _descendants() -> list[int]:
-    """The processes this one started, and theirs, still running (zombies left out)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()  # after "pid (name) "
-        if fields and fields[0] != "Z":
-            children.setdefault(int(fields[1]), []).append(int(entry))
-    found, queue = [], list(children.get(os.getpid(), []))
-    while queue:
-        pid = queue.pop()
-        found.append(pid)
-        queue += children.get(pid, [])
-    return found
+    """The processes this one started, and theirs, still running."""
+    from autograder.core.processes import descendants
+
+    return descendants(os.getpid())
 
 
 def end_leftover_processes(grace_s: float = 3.0) -> list[int]:

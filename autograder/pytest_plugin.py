@@ -28,6 +28,7 @@ import numpy as np
 import pytest
 
 from autograder.core.config import Course, Lab, load_course
+from autograder.core.errors import GraderFault
 from autograder.core.notebook import read_notebook
 from autograder.judging.feedback import fail_missing_name, student_message
 from autograder.judging.imported_labs import seeded_source
@@ -69,7 +70,10 @@ class Namespace:
         try:
             return self._run.namespace[name]
         except KeyError:
-            fail_missing_name(self._label, name)
+            self._missing(name)
+
+    def _missing(self, name: str) -> None:
+        fail_missing_name(self._label, name)
 
     def __contains__(self, name: str) -> bool:
         return name in self._run.namespace
@@ -132,9 +136,22 @@ def reference_run(lab: Lab) -> NotebookRun:
     return _notebook_run(lab.notebook, skip_tags, lab)
 
 
+class ReferenceNamespace(Namespace):
+    """`ref`: a name the reference notebook lacks is the lab's fault, not the student's."""
+
+    def _missing(self, name: str) -> None:
+        raise GraderFault(f"the reference notebook does not define `{name}` (a mistake in the "
+                          "lab, not in the submission)")
+
+
 @pytest.fixture(scope="module")
 def ref(course: Course, lab_id: str) -> Namespace:
-    return Namespace(reference_run(course.lab(lab_id)), "reference notebook")
+    try:
+        run = reference_run(course.lab(lab_id))
+    except Exception as error:  # noqa: BLE001 - the lab's reference cannot run: the grader's fault
+        raise GraderFault(f"the reference notebook could not run ({type(error).__name__}: "
+                          f"{str(error)[:200]})") from None
+    return ReferenceNamespace(run, "reference notebook")
 
 
 @pytest.fixture(scope="module")

@@ -19,20 +19,16 @@ import ast
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from nbformat import NotebookNode
 
 from autograder.authoring.stubs import SourceError
 from autograder.core.config import Lab
-from autograder.core.questions import question_number
+from autograder.core.questions import question_headings, question_number
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w.]*)\s*\}\}")
 CONFIG_CONSTANT = re.compile(
     r"^\s*(?P<name>[A-Za-z_]\w*)\s*=\s*(?P<literal>[^#]+?)\s*#\s*course_config:\s*(?P<key>[\w.]+)\s*$"
-)
-QUESTION_HEADING = re.compile(
-    r"^#{1,6}\s+(?P<name>.+?)\s+\((?P<points>\d+(?:\.\d+)?) points?\)\s*$"
 )
 DEMO_MARK = "# Demo"
 SETTINGS = ("title", "points", "training_budget_s", "cell_timeout_s", "notebook_timeout_s",
@@ -107,25 +103,6 @@ def check_demo_marks(nb: NotebookNode, demo_tag: str = "demo") -> None:
 
 def _normal(name: str) -> str:
     return " ".join(name.replace("`", "").split()).casefold()
-
-
-@dataclass(frozen=True)
-class Heading:
-    cell: int
-    name: str
-    points: float
-
-
-def question_headings(nb: NotebookNode) -> list[Heading]:
-    """The notebook's question headings, in notebook order."""
-    found = []
-    for index, cell in enumerate(nb.cells):
-        if cell.cell_type == "markdown":
-            for line in cell.source.splitlines():
-                match = QUESTION_HEADING.match(line.strip())
-                if match:
-                    found.append(Heading(index, match.group("name"), float(match.group("points"))))
-    return found
 
 
 def check_question_headings(

@@ -41,6 +41,7 @@ from autograder.authoring.stubs import (
     solution_lines,
     solution_source,
     stub_source,
+    written_solution,
 )
 from autograder.authoring.student_bundle import (
     build_courselib_wheel,
@@ -51,6 +52,12 @@ from autograder.authoring.student_bundle import (
 from autograder.core.config import Course
 from autograder.core.errors import UserError
 from autograder.core.notebook import KIT_METADATA, NotebookError, read_notebook, write_notebook
+from autograder.core.written import (
+    WRITTEN_STUB,
+    WrittenQuestionError,
+    is_written_answer,
+    written_questions,
+)
 from autograder.judging.hidden_tests import check_points, run_hidden_tests
 from autograder.validate import STUDENT_APP
 
@@ -143,7 +150,11 @@ def _point_to_the_check(nb: NotebookNode, lab_id: str) -> None:
 def build_student_notebook(source: NotebookNode) -> NotebookNode:
     nb = _normalised(source)
     for index, cell in enumerate(nb.cells):
-        cell.source = stub_source(cell.source, f"cell {index}", cell.cell_type == "markdown")
+        if is_written_answer(cell):  # the prompt is in the heading's cell; the answer is theirs
+            cell.source = WRITTEN_STUB
+            cell.pop("attachments", None)
+        else:
+            cell.source = stub_source(cell.source, f"cell {index}", cell.cell_type == "markdown")
     leaks = solution_lines(source)
     for index, cell in enumerate(nb.cells):
         for line in cell.source.splitlines():
@@ -157,7 +168,10 @@ def build_student_notebook(source: NotebookNode) -> NotebookNode:
 def build_solution_notebook(source: NotebookNode) -> NotebookNode:
     nb = _normalised(source)
     for index, cell in enumerate(nb.cells):
-        cell.source = solution_source(cell.source, f"cell {index}")
+        if is_written_answer(cell):
+            cell.source = written_solution(cell.source, f"cell {index}")
+        else:
+            cell.source = solution_source(cell.source, f"cell {index}")
     return nb
 
 
@@ -209,10 +223,17 @@ def _check_hidden_tests(
     """
     collected = run_hidden_tests(course, lab_id, collect_only=True)
     check_points(course, lab_id, collected)
+    solution = read_notebook(solution_notebook)
+    tested = {record.question for record in collected}
+    written = [(question.name, question.points) for question in written_questions(solution)]
     try:
-        check_question_headings(read_notebook(solution_notebook),
-                                [(record.question, record.points) for record in collected],
-                                f"tests/{lab_id}")  # fmt: skip
+        both = [name for name, _ in written if name in tested]
+        if both:
+            raise SourceError(f"question {both[0]!r} has hidden tests and a written answer cell: "
+                              "a question is graded by one or the other")  # fmt: skip
+        check_question_headings(solution,
+                                [(record.question, record.points) for record in collected]
+                                + written, f"tests/{lab_id}")  # fmt: skip
     except SourceError as exc:
         notebook = course.lab(lab_id).notebook.relative_to(course.root)
         raise ReleaseError(f"{notebook}: {exc}") from None
@@ -261,6 +282,7 @@ def plan_release(course: Course, lab_id: str) -> Planned:
     try:
         source = read_notebook(lab.notebook)
         check_nbgrader_metadata(source)
+        written_questions(source)  # refuses an answer cell without its heading or points
         for tag in lab.skip_tags:
             check_demo_marks(source, tag)
         check_config_constants(source, lab)
@@ -268,7 +290,7 @@ def plan_release(course: Course, lab_id: str) -> Planned:
         _point_to_the_check(source, lab_id)
         student = build_student_notebook(source)
         solution = build_solution_notebook(source)
-    except (NotebookError, SourceError) as exc:
+    except (NotebookError, SourceError, WrittenQuestionError) as exc:
         raise ReleaseError(f"{lab.notebook.relative_to(course.root)}: {exc}") from None
     source_digest = _sha256(lab.notebook.read_bytes())
     # The settings filled into the text are inputs too: a new budget re-executes the solution.

@@ -2,8 +2,10 @@
 
 A region is the lines between `### BEGIN SOLUTION` and `### END SOLUTION` (nbgrader's markers).
 In the student notebook it becomes the region's leading `# TODO:` comment lines (or a generic
-one) and `raise NotImplementedError()`, at the indentation of the BEGIN marker; in a Markdown cell
-(a written answer) it becomes nbgrader's "YOUR ANSWER HERE".
+one) and `raise NotImplementedError()`, at the indentation of the BEGIN marker. A written
+answer cell (`autograder.core.written`) becomes nbgrader's stub, `YOUR ANSWER HERE`, whole: its
+model answer and mark scheme stay in the source; a solution region in any other Markdown cell
+becomes that stub too.
 """
 
 from __future__ import annotations
@@ -13,11 +15,16 @@ from dataclasses import dataclass
 from nbformat import NotebookNode
 
 from autograder.core.errors import UserError
+from autograder.core.written import (
+    WRITTEN_STUB,
+    WrittenQuestionError,
+    is_written_answer,
+    split_mark_scheme,
+)
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 DEFAULT_TODO = "# TODO: your code here"
-WRITTEN_ANSWER = "YOUR ANSWER HERE"
 # Solution lines shorter than this (`return x`, `pass`) may appear in a release legitimately.
 MIN_LEAK_LINE = 25
 
@@ -33,7 +40,7 @@ class Region:
 
     def stub(self, markdown: bool = False) -> list[str]:
         if markdown:  # a written answer: nbgrader's placeholder, not code
-            return [self.indent + WRITTEN_ANSWER]
+            return [self.indent + WRITTEN_STUB]
         todos = []
         for line in self.lines:
             if not line.strip().startswith("# TODO"):
@@ -87,17 +94,32 @@ def solution_source(source: str, where: str) -> str:
     return "\n".join(lines)
 
 
+def written_solution(source: str, where: str) -> str:
+    """A written answer cell in the solution notebook: the model answer, without its markers
+    and without the mark scheme (the rubric lives in the source notebook only)."""
+    try:
+        answer, _ = split_mark_scheme(source)
+    except WrittenQuestionError as error:
+        raise SourceError(f"{where}: {error}") from None
+    return solution_source(answer, where).strip("\n")
+
+
+def _significant(lines: list[str]) -> set[str]:
+    return {line.strip() for line in lines
+            if len(line.strip()) >= MIN_LEAK_LINE and not line.strip().startswith("#")}
+
+
 def solution_lines(nb: NotebookNode) -> set[str]:
-    """The significant solution lines of a notebook, to look for leaks in its release."""
+    """The significant solution lines of a notebook, to look for leaks in its release: the
+    solution regions, and the whole of every written answer cell (model answer and rubric)."""
     found: set[str] = set()
     for index, cell in enumerate(nb.cells):
+        if is_written_answer(cell):
+            found |= _significant(cell.source.splitlines()) - {WRITTEN_STUB}
+            continue
         for part in parse_regions(cell.source, f"cell {index}"):
             if isinstance(part, Region):
-                found.update(
-                    line.strip()
-                    for line in part.lines
-                    if len(line.strip()) >= MIN_LEAK_LINE and not line.strip().startswith("#")
-                )
+                found |= _significant(part.lines)
     return found
 
 

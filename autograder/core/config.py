@@ -64,8 +64,9 @@ class Lab:
     tolerances: dict[str, dict[str, Tolerance]]
     config_key: str  # where the lab sits in course_config.py, for error messages ("labs[0]")
     training_budget_s: float | None = None  # CPU time a graded training cell may take, if any
-    # Time limits count CPU time; wall time stops code that sleeps after this many times a limit.
-    wall_factor: float = 5.0
+    # Time limits count CPU time; the backstop stops code that sleeps (neither runs nor waits to
+    # run) for this many times a limit. Load does not advance it, so it needs no room for load.
+    wall_factor: float = 2.0
     # The largest answer the sandbox may send for one call (bigger ones fail that test): the
     # grader's memory per answer stays within a small multiple of it.
     max_reply_mb: float = 16.0
@@ -74,6 +75,9 @@ class Lab:
     # Gradescope: the visibility of the whole result, and per question (others: the default).
     gradescope_visibility: str = "visible"
     gradescope_question_visibility: dict[str, str] = field(default_factory=dict)
+    # Gradescope: the container memory the assignment is set to (its default is 768 MB); the
+    # export refuses a lab whose measured run needs more.
+    gradescope_memory_mb: int = 768
     # Numbers and words the notebook states and the hidden tests use (thresholds, sizes): written
     # once here, filled into the notebook's text at release, read by tests as lab.constants[name].
     constants: dict[str, int | float | str] = field(default_factory=dict)
@@ -102,6 +106,8 @@ class Course:
     extensions: dict[str, dict[str, datetime | str]] = field(default_factory=dict)
     # Grade exports: a roster student without a submission gets an empty cell, or a zero.
     missing_submission: str = "empty"
+    # `autograder review` with TA logins: {TA name: password hash from `autograder ta-password`}.
+    tas: dict[str, str] = field(default_factory=dict)
 
     def lab(self, lab_id: str) -> Lab:
         if lab_id not in self.labs:
@@ -113,6 +119,13 @@ class Course:
         """The hidden-test seed of a lab: fixed per lab and term, derived from the secret salt."""
         digest = hashlib.sha256(f"{self.term}:{lab_id}:{self.seed_salt}".encode()).digest()
         return int.from_bytes(digest[:4], "little")
+
+    def sandbox_seed(self, lab_id: str) -> int:
+        """The seed of the generators inside the sandbox (`torch.initial_seed()` in a student's
+        cell): fixed per lab and term, but drawn from the salt independently of `seed`, so that
+        what a student can read there says nothing of the hidden tests' inputs."""
+        text = f"sandbox:{self.term}:{lab_id}:{self.seed_salt}"
+        return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
 
     def source_dir(self, lab_id: str) -> Path:
         return self.root / "source" / lab_id
@@ -210,7 +223,21 @@ def _parse_course(root: Path, data: Any) -> Course:
     extensions = _parse_extensions(data.get("extensions", {}), labs, tz)
     missing = _one_of(data, "missing_submission", MISSING_SUBMISSION_POLICIES,
                       Course.missing_submission, "")  # fmt: skip
-    return Course(root, name, term, tz, salt, late_policy, labs, extensions, missing)
+    tas = _parse_tas(data.get("tas", {}))
+    return Course(root, name, term, tz, salt, late_policy, labs, extensions, missing, tas)
+
+
+def _parse_tas(data: Any) -> dict[str, str]:
+    """`tas`: {name: "pbkdf2_sha256$<iterations>$<salt>$<hash>"} (`autograder ta-password`)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{CONFIG_FILE}: tas: expected a dict of TA names to password hashes")
+    for name, stored in data.items():
+        parts = stored.split("$") if isinstance(stored, str) else []
+        if not (isinstance(name, str) and name.strip()) or len(parts) != 4 \
+                or parts[0] != "pbkdf2_sha256" or not parts[1].isdigit():
+            raise ConfigError(f"{CONFIG_FILE}: tas.{name}: expected a password hash from "
+                              "`autograder ta-password` (pbkdf2_sha256$...)")  # fmt: skip
+    return dict(data)
 
 
 def _parse_extensions(data: Any, labs: dict[str, Lab], tz: ZoneInfo) -> dict:
@@ -361,16 +388,19 @@ def _one_of(data: dict, key: str, allowed: tuple[str, ...], default: str, where:
 
 
 def _parse_gradescope(data: Any, where: str) -> dict[str, Any]:
-    """A lab's `gradescope` settings: {"visibility": ..., "questions": {question: visibility}}."""
+    """A lab's `gradescope` settings: {"visibility": ..., "questions": {question: visibility},
+    "memory_mb": the assignment's container memory on Gradescope}."""
     if not isinstance(data, dict):
         raise ConfigError(f"{CONFIG_FILE}: {where.rstrip('.')}: expected a dict, got {data!r}")
-    unknown = sorted(set(data) - {"visibility", "questions"})
+    unknown = sorted(set(data) - {"visibility", "questions", "memory_mb"})
     if unknown:
         raise ConfigError(f"{CONFIG_FILE}: {where}{unknown[0]}: unknown setting (a typo?)")
     questions = data.get("questions", {})
     if not isinstance(questions, dict):
         raise ConfigError(f"{CONFIG_FILE}: {where}questions: expected a dict of question names")
     return {
+        "gradescope_memory_mb": int(_at_least(data, "memory_mb", 256, Lab.gradescope_memory_mb,
+                                              where)),  # fmt: skip
         "gradescope_visibility": _one_of(data, "visibility", GRADESCOPE_VISIBILITIES,
                                          Lab.gradescope_visibility, where),
         "gradescope_question_visibility": {

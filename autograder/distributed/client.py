@@ -4,16 +4,19 @@
 tcp://host:8786` uses the scheduler there. `grade_on_cluster` registers the worker plugin
 (`autograder.distributed.GradingWorker`, shipping the course bundle), then sends each submission
 as a task carrying the notebook's bytes and hands each result, as it comes back, to the batch's
-`store_safely`: the client stays the only gradebook writer, one transaction per submission, so
-resuming, whole runs and skipping unchanged notebooks hold as with the local pool.
+recorder (`autograder.judging.grading.BatchRecorder`): the client stays the only gradebook writer,
+one transaction per submission, so resuming, whole runs and skipping unchanged notebooks hold as
+with the local pool.
 
 Faults. The scheduler does not retry (the client sets its `allowed_failures` to 0): a worker
 that dies fails every task it held with KilledWorker, and the client sends each one again. A
 death counts against a submission only when its task had started on that worker (the task logs
 its key to a scheduler event topic when it starts), so an innocent notebook that merely waited in
-a killer's queue is never blamed; a submission during which two workers died is recorded as
-`crashed`, and none is sent more than MAX_ATTEMPTS times. A lost scheduler stops the batch with
-one line; what was stored stays, and the same command run again resumes.
+a killer's queue is never blamed. A task that fails in the grader (a sandbox that cannot start,
+a pytest session that cannot run) is sent again too. A submission during which two workers died,
+or whose grading failed MAX_ERRORS times, is recorded as a grader fault (never a grade: the
+same command run again grades it), and none is sent more than MAX_ATTEMPTS times. A lost
+scheduler stops the batch with one line; what was stored stays, and the same command resumes.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import CancelledError
 from typing import Any
 
@@ -31,7 +34,8 @@ from autograder.distributed.course_bundle import pack
 
 CONNECT_TIMEOUT_S = 10
 WORKER_WAIT_S = 60  # how long a batch waits for the cluster's first worker
-DEATHS_TO_CRASH = 2  # workers that died while grading one submission before it is `crashed`
+DEATHS_TO_CRASH = 2  # workers that died while grading one submission before it is a fault
+MAX_ERRORS = 3  # tasks of one submission that failed in the grader before it is a fault
 MAX_ATTEMPTS = 4  # sends of one submission, whatever happened (a lost "started" event included)
 GPU_RESOURCE = "GPU"
 LOCAL_SCHEDULER = re.compile(r"local:(\d+)")
@@ -120,10 +124,11 @@ def _lost(spec: str, left: int) -> ClusterError:
 
 
 def grade_on_cluster(course: Course, lab_id: str, todo: list[tuple[Any, str]], scheduler: str,
-                     device: str, digest: str, store_safely: Callable, bar: Any,
+                     device: str, digest: str, recorder: Any,
                      gpu_share: float = 1.0) -> set[str]:  # fmt: skip
-    """Grade `todo` ((submission, sha256) pairs) on the cluster, handing each result to
-    `store_safely` as it comes back; returns the sandbox modes the workers graded in."""
+    """Grade `todo` ((submission, sha256) pairs) on the cluster, handing each result, as it comes
+    back, to the batch's `recorder` (its `store`, or its `fault` for a notebook the grader could
+    not grade); returns the sandbox modes the workers graded in."""
     from distributed import as_completed
     from distributed.comm import CommClosedError
     from distributed.scheduler import KilledWorker
@@ -137,6 +142,7 @@ def grade_on_cluster(course: Course, lab_id: str, todo: list[tuple[Any, str]], s
     in_flight: dict[Any, tuple[Any, str]] = {}
     attempts: dict[int, int] = {}  # id(job) -> tasks sent for it
     deaths: dict[int, int] = {}  # id(job) -> workers that died while its task ran
+    errors: dict[int, int] = {}  # id(job) -> tasks that failed in the grader (not a death)
     with cluster_client(scheduler) as client:
         _check_cluster(client, scheduler, device, gpu_share)
         client.register_plugin(GradingWorker(pack(course, lab_id), lab_id, device, name))
@@ -154,13 +160,18 @@ def grade_on_cluster(course: Course, lab_id: str, todo: list[tuple[Any, str]], s
                 attempts[id(job)] = attempts.get(id(job), 0) + 1
                 finished.add(future)
 
-        def send_again(future: Any, job: tuple[Any, str]) -> bool:
-            """After KilledWorker: count the death if the task had started, then send the
-            submission again unless it has used up its deaths or attempts."""
-            started = {message for _, message in client.get_events(started_topic(name))}
-            if str(future.key) in started:
-                deaths[id(job)] = deaths.get(id(job), 0) + 1
-            if deaths.get(id(job), 0) < DEATHS_TO_CRASH and attempts[id(job)] < MAX_ATTEMPTS:
+        def send_again(future: Any, job: tuple[Any, str], killed: bool) -> bool:
+            """After a failure: count a worker's death if the task had started there (or the
+            grader's error), then send the submission again unless it has used up its deaths,
+            errors or attempts."""
+            if killed:
+                started = {message for _, message in client.get_events(started_topic(name))}
+                if str(future.key) in started:
+                    deaths[id(job)] = deaths.get(id(job), 0) + 1
+            else:
+                errors[id(job)] = errors.get(id(job), 0) + 1
+            if (deaths.get(id(job), 0) < DEATHS_TO_CRASH and attempts[id(job)] < MAX_ATTEMPTS
+                    and errors.get(id(job), 0) < MAX_ERRORS):  # fmt: skip
                 queue.append(job)  # next to be sent
                 return True
             return False
@@ -171,29 +182,30 @@ def grade_on_cluster(course: Course, lab_id: str, todo: list[tuple[Any, str]], s
                 job = in_flight.pop(future)
                 if future.status == "cancelled" or client.status != "running":
                     raise _lost(scheduler, len(in_flight) + len(queue) + 1)
-                killed = future.status == "error" and isinstance(future.exception(), KilledWorker)
-                again = killed and send_again(future, job)
+                failed = future.status == "error"
+                killed = failed and isinstance(future.exception(), KilledWorker)
+                again = failed and send_again(future, job, killed)
                 submit_next()  # before storing: the cluster never waits on the gradebook
                 if again:
                     pass
                 elif future.status == "finished":
                     result = future.result()
                     modes.add(result["sandbox"])
-                    store_safely(*job, result, "")
+                    recorder.store(*job, result)
                 elif killed and deaths.get(id(job), 0) >= DEATHS_TO_CRASH:
-                    store_safely(*job, None, "two grading workers died while grading this "
-                                 "notebook (killed, or out of memory)")  # fmt: skip
+                    recorder.fault(*job, "two grading workers died while grading this notebook "
+                                   "(killed, or out of memory)")  # fmt: skip
                 elif killed:
-                    store_safely(*job, None, f"the grading workers holding this notebook "
-                                 f"died {attempts[id(job)]} times (killed, or out of "
-                                 "memory)")  # fmt: skip
+                    recorder.fault(*job, f"the grading workers holding this notebook died "
+                                   f"{attempts[id(job)]} times (killed, or out of memory)")
                 else:
                     error = future.exception()
-                    store_safely(*job, None, f"the grader failed while grading this notebook "
-                                 f"({type(error).__name__}: {str(error)[:200]})")  # fmt: skip
+                    recorder.fault(*job, f"the grader failed on this notebook "
+                                   f"{errors.get(id(job), 0)} times ({type(error).__name__}: "
+                                   f"{str(error)[:200]})")  # fmt: skip
                 future.release()
                 if not again:
-                    bar.update(1)
+                    recorder.bar.update(1)
         except (CancelledError, CommClosedError, TimeoutError):  # the scheduler went away
             raise _lost(scheduler, len(in_flight) + len(queue)) from None
         finally:

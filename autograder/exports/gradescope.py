@@ -3,8 +3,11 @@
 Gradescope unpacks the zip into `/autograder/source`, runs `setup.sh` there once when it builds
 the image, and runs `run_autograder` for every submission. The zip holds:
 
-    setup.sh            Python 3.11+, the pinned dependencies, bubblewrap when the image allows
-                        it, and the kit, into /autograder/venv; nothing is downloaded later
+    setup.sh            checks the base image (glibc 2.28+, x86_64: Ubuntu 20.04, 22.04, 24.04;
+                        Ubuntu 18.04 stops the build with a sentence saying so), takes the
+                        image's Python 3.11+ or installs a standalone CPython 3.11, then the
+                        pinned dependencies, bubblewrap when the image allows it, and the kit,
+                        into /autograder/venv; nothing is downloaded later
     run_autograder      grades /autograder/submission/*.ipynb (`autograder.exports.gradescope_run`)
     requirements.txt    the kit's dependency closure, pinned from constraints.txt
     gradescope.json     which lab this autograder grades
@@ -29,6 +32,8 @@ from packaging.requirements import Requirement
 
 from autograder.authoring.student_bundle import pinned_closure, write_reproducible_zip
 from autograder.core.config import CONFIG_FILE, ConfigError, Course
+from autograder.core.notebook import read_notebook
+from autograder.core.written import written_questions
 from autograder.judging.hidden_tests import run_hidden_tests
 
 KIT_DISTRIBUTION = "rnn-course-kit"
@@ -37,31 +42,87 @@ KIT_PACKAGE = Path(__file__).resolve().parents[1]  # the `autograder` package ru
 EXECUTABLE = 0o100755  # regular files, as `unzip` restores them
 READABLE = 0o100644
 
+# Gradescope's base images (its "Base Image" setting: Ubuntu 18.04, 20.04, 22.04, the default
+# since 2023, and newer): the kit needs glibc 2.28 or newer, because PyTorch's wheels are built
+# for manylinux_2_28 since PyTorch 2.6 (Ubuntu 18.04 has glibc 2.27), and an x86_64 machine.
+MIN_GLIBC = "2.28"
+IMAGES_THAT_WORK = "Ubuntu 20.04, 22.04 (Gradescope's default) or 24.04"
+IMAGES_THAT_FAIL = "Ubuntu 18.04"
+UNSUPPORTED_IMAGE = (
+    f"this autograder needs a base image with glibc {MIN_GLIBC} or newer (PyTorch's wheels): "
+    f"choose {IMAGES_THAT_WORK} as the base image on Gradescope's Configure Autograder page; "
+    f"{IMAGES_THAT_FAIL} cannot run it"
+)
+# The Python setup.sh installs when the image has none of 3.11 or newer (Ubuntu 20.04 has 3.8,
+# 22.04 3.10): python-build-standalone's CPython, which runs on any x86_64 Linux with glibc 2.17
+# or newer and needs no package archive, checked against the release's published SHA-256.
+STANDALONE_PYTHON = {
+    "version": "3.11.17",
+    "url": "https://github.com/astral-sh/python-build-standalone/releases/download/20261021/"
+           "cpython-3.11.17%2B20261021-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz",
+    "sha256": "224ca8be2d28841e7a382a27c51e74f4ed0aabe249a79294684e782363165948",
+}  # fmt: skip
+
 SETUP_SH = r"""#!/usr/bin/env bash
 # Gradescope runs this once, as root, in /autograder/source when it builds the autograder image.
-# AUTOGRADER_ROOT (default /autograder), AUTOGRADER_VENV (default $ROOT/venv) and
-# AUTOGRADER_PYTHON (the interpreter to build the venv from) let it be tried elsewhere.
+# Base images that work: @IMAGES_THAT_WORK@ (glibc @MIN_GLIBC@ or newer,
+# x86_64); on @IMAGES_THAT_FAIL@ the build stops with one sentence saying so. An image without
+# Python 3.11 or newer gets the standalone CPython @PYTHON_VERSION@ in $ROOT/python.
+# AUTOGRADER_ROOT (default /autograder), AUTOGRADER_VENV (default $ROOT/venv), AUTOGRADER_PYTHON
+# (an interpreter to build the venv from), AUTOGRADER_PYTHON_URL and AUTOGRADER_PYTHON_SHA256
+# (the standalone CPython's archive, from a mirror) let it be tried elsewhere.
 set -euo pipefail
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
 SOURCE="$ROOT/source"
 VENV="${AUTOGRADER_VENV:-$ROOT/venv}"
+PYTHON_URL="${AUTOGRADER_PYTHON_URL:-@PYTHON_URL@}"
+PYTHON_SHA256="${AUTOGRADER_PYTHON_SHA256:-@PYTHON_SHA256@}"
 say() { echo "setup.sh: $*" >&2; }
+stop() { say "$*"; exit 1; }
+at_least() { [ "$(printf '%s
+%s
+' "$2" "$1" | sort -V | head -n 1)" = "$2" ]; }
 
+# The image: glibc and machine first, before anything is downloaded.
+GLIBC="$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{print $2}')" || GLIBC=""
+[ -n "$GLIBC" ] || stop "@UNSUPPORTED_IMAGE@ (this image has no GNU C library)"
+at_least "$GLIBC" "@MIN_GLIBC@" || stop "@UNSUPPORTED_IMAGE@ (this image has glibc $GLIBC)"
+[ "$(uname -m)" = x86_64 ] || stop "@UNSUPPORTED_IMAGE@ (this image is $(uname -m), not x86_64)"
+
+python_version() { "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null; }
 python_311() {
-  for candidate in ${AUTOGRADER_PYTHON:-} python3.13 python3.12 python3.11 python3; do
-    if command -v "$candidate" >/dev/null 2>&1 &&
-       "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
-      command -v "$candidate"
-      return 0
+  for candidate in ${AUTOGRADER_PYTHON:-} python3 python3.15 python3.14 python3.13 python3.12 \
+                   python3.11; do
+    if command -v "$candidate" >/dev/null 2>&1; then
+      version="$(python_version "$candidate")" || continue
+      if [ -n "$version" ] && at_least "$version" 3.11; then command -v "$candidate"; return 0; fi
     fi
   done
   return 1
 }
+fetch() {  # fetch URL FILE: with curl, else wget, else the image's own Python
+  if command -v curl >/dev/null 2>&1; then curl -fsSL --retry 3 -o "$2" "$1"
+  elif command -v wget >/dev/null 2>&1; then wget -q -O "$2" "$1"
+  else python3 -c 'import sys, urllib.request; urllib.request.urlretrieve(*sys.argv[1:])' "$1" "$2"
+  fi
+}
+standalone_python() {
+  local archive="$ROOT/python.tar.gz"
+  fetch "$PYTHON_URL" "$archive" || { echo "the download failed"; return 1; }
+  echo "$PYTHON_SHA256  $archive" | sha256sum -c --status - ||
+    { echo "its SHA-256 is not the one published for it"; return 1; }
+  rm -rf "$ROOT/python" && tar -xzf "$archive" -C "$ROOT" && rm -f "$archive" ||
+    { echo "it could not be unpacked"; return 1; }
+  [ -x "$ROOT/python/bin/python3" ] || { echo "it holds no bin/python3"; return 1; }
+}
 
 if ! PYTHON="$(python_311)"; then
-  say "installing Python 3.11 (the image has an older Python)"
-  apt-get update -qq && apt-get install -y -qq python3.11 python3.11-venv >/dev/null
-  PYTHON="$(python_311)" || { say "Python 3.11+ is needed and could not be installed"; exit 1; }
+  HAS="$(python_version python3 || true)"
+  say "the image has Python ${HAS:-none} (3.11 or newer is needed): installing the standalone" \
+      "CPython @PYTHON_VERSION@ into $ROOT/python"
+  WHY="$(standalone_python)" || stop "this autograder needs Python 3.11 or newer; the image" \
+    "has ${HAS:-none} and the standalone CPython from $PYTHON_URL could not be installed: $WHY"
+  PYTHON="$ROOT/python/bin/python3"
 fi
 if ! command -v bwrap >/dev/null 2>&1; then
   (apt-get update -qq && apt-get install -y -qq bubblewrap) >/dev/null 2>&1 ||
@@ -81,8 +142,21 @@ echo "$SOURCE/kit" > "$SITE/autograder_kit.pth"
 chmod -R a+rX "$SOURCE/kit"
 chmod -R go-rwx "$SOURCE/course"
 "$VENV/bin/python" -c 'import autograder.exports.gradescope_run, courselib, torch'
-say "ready: $("$VENV/bin/python" --version), kit in $SOURCE/kit"
+say "ready: $("$VENV/bin/python" --version) (glibc $GLIBC), kit in $SOURCE/kit"
 """
+
+
+def setup_script() -> str:
+    """setup.sh, with the images, the glibc floor and the standalone CPython filled in."""
+    values = {"IMAGES_THAT_WORK": IMAGES_THAT_WORK, "IMAGES_THAT_FAIL": IMAGES_THAT_FAIL,
+              "MIN_GLIBC": MIN_GLIBC, "UNSUPPORTED_IMAGE": UNSUPPORTED_IMAGE,
+              "PYTHON_VERSION": STANDALONE_PYTHON["version"],
+              "PYTHON_URL": STANDALONE_PYTHON["url"], "PYTHON_SHA256": STANDALONE_PYTHON["sha256"]}
+    script = SETUP_SH
+    for key, value in values.items():
+        script = script.replace(f"@{key}@", value)
+    return script
+
 
 RUN_AUTOGRADER = r"""#!/usr/bin/env bash
 # Gradescope runs this for every submission: grade /autograder/submission/*.ipynb into
@@ -142,15 +216,17 @@ def _course_files(course: Course, lab_id: str) -> dict[str, Path]:
 
 
 def check_visibility_questions(course: Course, lab_id: str) -> None:
-    """Refuse per-question visibilities that name no question of the lab's hidden tests."""
+    """Refuse per-question visibilities that name no question of the lab's hidden tests or
+    written questions."""
     lab = course.lab(lab_id)
     if not lab.gradescope_question_visibility:
         return
     questions = {record.question for record in run_hidden_tests(course, lab_id, collect_only=True)}
+    questions |= {question.name for question in written_questions(read_notebook(lab.notebook))}
     for name in lab.gradescope_question_visibility:
         if name not in questions:
             raise ConfigError(f"{CONFIG_FILE}: {lab.config_key}.gradescope.questions: {name!r} is "
-                              f"not a question of tests/{lab_id} "
+                              f"not a question of tests/{lab_id} or a written question "
                               f"({', '.join(sorted(questions))})")  # fmt: skip
 
 
@@ -159,7 +235,7 @@ def build_gradescope_zip(course: Course, lab_id: str, out_dir: Path) -> Path:
     course.lab(lab_id)
     check_visibility_questions(course, lab_id)
     texts: dict[str, tuple[str, int]] = {
-        "setup.sh": (SETUP_SH, EXECUTABLE),
+        "setup.sh": (setup_script(), EXECUTABLE),
         "run_autograder": (RUN_AUTOGRADER, EXECUTABLE),
         "requirements.txt": (kit_requirements(course.root / "constraints.txt"), READABLE),
         SETTINGS_FILE: (json.dumps({"lab": lab_id}, indent=1) + "\n", READABLE),

@@ -8,9 +8,18 @@ gradebook records, in a throwaway gradebook), then written in Gradescope's resul
 - `tests`: one entry per question, in notebook order: `name`, `score`, `max_score`, `status`
   (`passed` when every point was earned, else `failed`), `output` (each test's outcome and the
   same student-safe message as the feedback), and `visibility` when the lab sets one for it;
-- `score` (the tests' points: the late policy stays Gradescope's), `execution_time`, `output`
-  (the notebook's notes: failing cells, skipped shell escapes), `visibility`,
-  `stdout_visibility`.
+  a written question (`autograder.core.written`) is there as pending: its `max_score`, no
+  score or status, and an output that says course staff grade it;
+- `score` (the tests' points: the late policy stays Gradescope's, written questions are graded
+  by course staff), `execution_time`, `output` (which notebook was graded, how the sandbox
+  isolated it, and the notebook's notes: failing cells, skipped shell escapes), `visibility`,
+  `stdout_visibility`, and `extra_data` with the notebook and the isolation mode (`bwrap`, or
+  `limits only` where the image cannot run bubblewrap).
+
+The submitted notebook is chosen by the kit's one rule (`autograder.intake.notebook_choice`):
+macOS's `__MACOSX/` and `._*` files, checkpoints and hidden files are never a submission; the
+notebook named after the lab wins, then a single notebook, then the one that defines the lab's
+graded names. The same lines go to stdout, which Gradescope keeps for instructors.
 
 Whatever goes wrong in the grader itself still ends in a valid results.json: score 0 and one line
 saying why. The root (`/autograder`) can be moved with `--root` or $AUTOGRADER_ROOT.
@@ -32,6 +41,11 @@ from autograder.core.safe_text import one_line
 ROOT_ENV = "AUTOGRADER_ROOT"
 DEFAULT_ROOT = Path("/autograder")
 STUDENT = "submission"  # the gradebook's name for the one student graded here
+ISOLATION = {"bwrap": "bubblewrap (no network, read-only system, no view of the course files)",
+             "limits only": "resource limits only (this image cannot run bubblewrap: no "
+                            "filesystem or network isolation)"}  # fmt: skip
+PENDING_OUTPUT = ("Pending: a written answer, graded by course staff after the deadline; its "
+                  "points are not in the score until then.")
 
 
 def _settings(root: Path) -> dict[str, Any]:
@@ -56,35 +70,53 @@ def grader_failure(error: BaseException, execution_time: float) -> dict[str, Any
         f"{one_line(error, 300)}); tell course staff.", execution_time)
 
 
-def graded_results(course: Any, lab_id: str, grade: Any, execution_time: float) -> dict[str, Any]:
+def graded_results(course: Any, lab_id: str, grade: Any, execution_time: float,
+                   notebook: str = "") -> dict[str, Any]:  # fmt: skip
     """Gradescope's results for one graded submission (a report's `StudentGrade`)."""
     from autograder.records.report import CELL_COUNTING, results_by_question, test_result_text
 
     lab = course.lab(lab_id)
     tests = []
     for question, results in results_by_question(grade):
-        test: dict[str, Any] = {
-            "name": question.name, "score": question.earned, "max_score": question.possible,
-            "status": "passed" if question.earned >= question.possible else "failed",
-            "output": "\n".join(test_result_text(result, grade.notes) for result in results),
-            "output_format": "text",
-        }  # fmt: skip
+        test: dict[str, Any] = {"name": question.name, "max_score": question.possible,
+                                "output_format": "text"}  # fmt: skip
+        if question.pending:  # a written answer: no score until course staff grade it
+            test["output"] = PENDING_OUTPUT
+        else:
+            test |= {"score": question.earned,
+                     "status": "passed" if question.earned >= question.possible else "failed",
+                     "output": "\n".join(test_result_text(result, grade.notes)
+                                         for result in results)}  # fmt: skip
         if question.name in lab.gradescope_question_visibility:
             test["visibility"] = lab.gradescope_question_visibility[question.name]
         tests.append(test)
-    output = [f"{lab.title}: {grade.total:g} / {grade.possible:g} points from the tests."]
+    sandbox = grade.run.sandbox
+    pending = sum(question.possible for question in grade.questions if question.pending)
+    tested = grade.possible - pending
+    output = [f"{lab.title}: {grade.total:g} / {tested:g} points from the tests.",
+              f"Graded {notebook or 'the submitted notebook'}; sandbox: "
+              f"{ISOLATION.get(sandbox, sandbox)}."]  # fmt: skip
+    if pending:
+        output.append(f"Written answers ({pending:g} points) are pending: course staff grade "
+                      "them.")  # fmt: skip
     if grade.notes:
         output += ["", "Your notebook (" + CELL_COUNTING.rstrip(".").lower() + "):"]
         output += [f"- {note}" for note in grade.notes]
     return {"score": grade.total, "execution_time": round(execution_time),
             "output": "\n".join(output), "output_format": "text",
             "visibility": lab.gradescope_visibility, "stdout_visibility": "hidden",
-            "tests": tests}  # fmt: skip
+            "extra_data": {"notebook": notebook, "sandbox": sandbox}, "tests": tests}  # fmt: skip
 
 
 def grade_submission(root: Path, started: float) -> dict[str, Any]:
     from autograder.core.config import load_course
-    from autograder.intake import Submission, choose_notebook
+    from autograder.intake import Submission
+    from autograder.intake.notebook_choice import (
+        candidates,
+        choose_notebook,
+        lab_graded_names,
+        notebook_files,
+    )
     from autograder.judging.grading import grade_batch
     from autograder.records.gradebook import Gradebook
     from autograder.records.report import student_grades
@@ -95,24 +127,35 @@ def grade_submission(root: Path, started: float) -> dict[str, Any]:
     # bubblewrap the sandbox's uid could otherwise read them.
     course_dir.chmod(0o700)
     course = load_course(course_dir)
-    submitted = sorted(path for path in (root / "submission").rglob("*.ipynb")
-                       if ".ipynb_checkpoints" not in path.parts)  # fmt: skip
-    notebook, why = choose_notebook(submitted, lab_id)
-    if notebook is None:
+    submitted = root / "submission"
+    links: list[str] = []
+    found = notebook_files(submitted, links.append) if submitted.is_dir() else []
+    chosen, why = choose_notebook(candidates(found), lab_id,
+                                  lab_graded_names(course.lab(lab_id).notebook))  # fmt: skip
+    if chosen is None:
         return problem_results(f"Nothing was graded: {why}; submit {lab_id}.ipynb.",
                                time.monotonic() - started)  # fmt: skip
+    notebook = chosen.path
+    shown = one_line(notebook.relative_to(submitted).as_posix(), 200)
+    print(f"run_autograder: grading {shown}" + (f" ({why})" if why else ""), flush=True)
     with tempfile.TemporaryDirectory(prefix="autograder-gradescope-") as scratch:
         gradebook = Gradebook(f"sqlite:///{Path(scratch) / 'gradebook.sqlite'}")
         submission = Submission(STUDENT, notebook, None, "gradescope")
-        grade_batch(course, lab_id, [submission], gradebook, workers=1, device="cpu",
-                    force=True, progress=False)  # fmt: skip
+        summary = grade_batch(course, lab_id, [submission], gradebook, workers=1, device="cpu",
+                              force=True, progress=False)  # fmt: skip
         grades = student_grades(course, lab_id, gradebook)
         gradebook.engine.dispose()
+    if summary.faults:  # the grader's failure, never the student's grade
+        return problem_results(f"The autograder itself failed, not your code "
+                               f"({summary.faults[0]}); tell course staff.",
+                               time.monotonic() - started)  # fmt: skip
     if len(grades) != 1:
         raise RuntimeError(f"the gradebook holds {len(grades)} results instead of one")
-    results = graded_results(course, lab_id, grades[0], time.monotonic() - started)
-    if why:  # which of several notebooks was graded
+    results = graded_results(course, lab_id, grades[0], time.monotonic() - started, shown)
+    if why:  # which of several notebooks was graded, and why
         results["output"] = f"{one_line(why, 300)}\n{results['output']}"
+    print(f"run_autograder: sandbox {grades[0].run.sandbox}; score {results['score']:g}",
+          flush=True)  # fmt: skip
     return results
 
 

@@ -7,11 +7,15 @@ notebook"). A folder or zip holds one of these layouts:
 - Gradescope export: `submission_metadata.yml` at the top, or in the export's one top folder
   (`assignment_<id>_export/`), and a `submission_<id>/` folder per submission. Student: the
   submitter's SID, else email, else name. Time: `:created_at:`.
-- Canvas download: files `<lastfirst>[_LATE]_<user id>_<submission id>_<file>`. Student:
-  `<lastfirst>_<user id>`. Time: none (a `LATE` mark is noted).
-- Moodle download: folders `<Full Name>_<participant id>_assignsubmission_file_/`, or files
+- Canvas download (`autograder.intake.lms_names`): files
+  `<name>[_LATE]_<user id>_<attachment id>_<file>`, read from the right of the name (the name
+  may hold `_`); anonymous grading: `[LATE_]anon_<id>_<attachment id>_<file>`. Student:
+  `<name>_<user id>`, or `anon_<id>`. Time: not LATE means on time, so the due date stands for
+  it; LATE is an unknown time (the download does not say how late).
+- Moodle download: folders `<Full Name>_<participant id>_assignsubmission_file/` (Moodle 4.1
+  on) or `..._assignsubmission_file_/` (before), or flat files
   `<Full Name>_<participant id>_assignsubmission_file_<file>`. Student:
-  `<full-name>_<participant id>`. Time: none.
+  `<full-name>_<participant id>` (`participant_<id>` with blind marking). Time: none.
 - nbgrader: `[submitted/]<student>/<assignment>/<notebook>.ipynb` with `timestamp.txt` beside it
   (or in an assignment folder named after the lab). Student: the student's folder. Time:
   `timestamp.txt`.
@@ -28,16 +32,19 @@ ids to the course's (`autograder.intake.roster`). Times are read by
 reason in `time_note`) and the late policy's `unknown_time` decides what it counts as.
 
 One notebook per student:
-- a student with several notebooks in one submission gets the one named after the lab (or in a
-  folder named after it), else the latest resubmission (`lab-2.ipynb` over `lab-1.ipynb` over
-  `lab.ipynb`, the suffixes Canvas and Moodle add), else none: refused, naming the files;
+- a student with several notebooks in one submission gets the one the rule of
+  `autograder.intake.notebook_choice` picks (the rule Gradescope's run_autograder uses too:
+  AppleDouble files, `__MACOSX/`, checkpoints and hidden files ignored; the lab's name, applied
+  to the name the student gave the file, then a single notebook, then the one that defines the
+  lab's graded names), with a note saying which; else none: refused, naming the files;
 - a Gradescope student with several submissions gets the active one (`:active: true`), else the
   latest;
 - two inputs that give the same student (ids equal ignoring case, after the roster): the latest
   is graded when both times are known, with a note; otherwise neither is, with a line naming
   both. The same file reached twice is one submission.
 
-Files are not read here (a broken notebook is graded zero with the reason). An input path that
+Files are not read here, except to see which of a student's notebooks defines the lab's graded
+names (a broken notebook is graded zero with the reason). An input path that
 does not exist stops everything (`IntakeError`, a typo); anything else that cannot be taken (a
 bad archive or entry, unreadable metadata, an ambiguous student) refuses only itself, with one
 line in `Intake.refused`.
@@ -57,9 +64,19 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from autograder.core.config import Lab
 from autograder.core.errors import UserError
 from autograder.core.safe_text import one_line
 from autograder.intake.archive import unpack
+from autograder.intake.lms_names import CanvasFile, MoodleFile, canvas_file, moodle_file
+from autograder.intake.notebook_choice import (
+    Candidate,
+    candidates,
+    choose_notebook,
+    is_ignored,
+    lab_graded_names,
+    notebook_files,
+)
 from autograder.intake.roster import Roster
 from autograder.intake.student_id import same_student_key, student_id
 from autograder.intake.submission_time import read_time
@@ -70,12 +87,6 @@ MAX_YAML_DEPTH = 20
 MAX_SUBMITTERS = 50
 LISTED_NAMES = 20  # names listed in one summary line before "and N more"
 
-CANVAS_FILE = re.compile(
-    r"(?P<who>[^_/]+?)(?P<late>_LATE)?_(?P<user>\d+)_(?P<submission>\d+)_(?P<file>.+)"
-)
-MOODLE_FOLDER = re.compile(r"(?P<name>.+)_(?P<participant>\d+)_assignsubmission_[a-z]+_")
-MOODLE_FILE = re.compile(r"(?P<name>.+)_(?P<participant>\d+)_assignsubmission_file_(?P<file>.+)")
-RESUBMISSION = re.compile(r"(?P<base>.*?)(?:-(?P<number>\d{1,3}))?")
 
 
 class IntakeError(UserError):
@@ -124,64 +135,17 @@ def _listed(names: list[str]) -> str:
 # --------------------------------------------------------------------------- finding notebooks
 
 
-def _ignored(name: str) -> bool:
-    # Hidden files and folders include .ipynb_checkpoints and macOS's "._name" resource forks.
-    return name.startswith(".") or name == "__MACOSX"
+@dataclass(frozen=True)
+class _Expected:
+    """What the intake knows of the lab: its id, graded names and due date."""
+
+    lab_id: str
+    graded_names: frozenset[str] = frozenset()
+    due: datetime | None = None
 
 
 def _notebook_files(root: Path, label: str, intake: Intake) -> list[Path]:
-    """Every notebook file under `root`, without following links (a link is refused)."""
-    found = []
-    for folder, folders, files in os.walk(root):
-        here = Path(folder)
-        for name in list(folders):
-            if (here / name).is_symlink():
-                intake.refused.append(f"{label}: {_relative(here / name, root)!r}: a "
-                                      "link to a folder, not a folder")  # fmt: skip
-        folders[:] = sorted(name for name in folders if not _ignored(name)
-                            and not (here / name).is_symlink())  # fmt: skip
-        for name in sorted(files):
-            path = here / name
-            if _ignored(name) or not name.lower().endswith(".ipynb"):
-                continue
-            if path.is_symlink():
-                intake.refused.append(f"{label}: {_relative(path, root)!r}: a link, "
-                                      "not a notebook file")  # fmt: skip
-            elif path.is_file():
-                found.append(path)
-    return found
-
-
-def _relative(path: Path, root: Path) -> str:
-    return one_line(path.relative_to(root).as_posix(), 200)
-
-
-def _resubmission(path: Path) -> tuple[str, int]:
-    """(base name, resubmission number) of `lab-2.ipynb`: ("lab", 2); of `lab.ipynb`: 0."""
-    match = RESUBMISSION.fullmatch(path.stem)
-    assert match is not None  # the pattern matches every name
-    return match["base"], int(match["number"] or 0)
-
-
-def choose_notebook(paths: list[Path], lab_id: str) -> tuple[Path | None, str]:
-    """The notebook to grade among one student's, with a note (or why none can be chosen)."""
-    if not paths:
-        return None, "no .ipynb notebook in it"
-    if len(paths) == 1:
-        return paths[0], ""
-    lab = lab_id.casefold()
-    named = [path for path in paths
-             if lab in (_resubmission(path)[0].casefold(), path.parent.name.casefold())] or paths
-    names = ", ".join(one_line(path.name, 80) for path in paths)
-    if len(named) == 1:
-        return named[0], f"graded {one_line(named[0].name, 80)}, the notebook named after the " \
-                         f"lab, of {names}"  # fmt: skip
-    bases = {_resubmission(path)[0] for path in named}
-    numbers = [_resubmission(path)[1] for path in named]
-    if len(bases) == 1 and len(set(numbers)) == len(numbers):
-        latest = max(named, key=lambda path: _resubmission(path)[1])
-        return latest, f"graded {one_line(latest.name, 80)}, the latest resubmission, of {names}"
-    return None, f"{len(paths)} notebooks and none of them is the one to grade ({names})"
+    return notebook_files(root, lambda why: intake.refused.append(f"{label}: {why}"))
 
 
 # --------------------------------------------------------------------------- Gradescope
@@ -255,7 +219,7 @@ class _GradescopeEntry:
     active: bool | None
 
 
-def _gradescope_entry(root: Path, key: object, value: object, label: str, lab_id: str,
+def _gradescope_entry(root: Path, key: object, value: object, label: str, lab: _Expected,
                       tz: ZoneInfo, intake: Intake) -> list[_GradescopeEntry]:  # fmt: skip
     """One metadata entry: a submission for each of its submitters."""
     if not isinstance(key, str) or not re.fullmatch(r"[\w-][\w.-]*", key):
@@ -273,9 +237,12 @@ def _gradescope_entry(root: Path, key: object, value: object, label: str, lab_id
     folder = root / key
     if not folder.is_dir() or folder.is_symlink():
         raise _Refused(f"{key}: the export has no folder {key}/")
-    chosen, why = choose_notebook(_notebook_files(folder, label, intake), lab_id)
+    chosen, why = choose_notebook(candidates(_notebook_files(folder, label, intake)),
+                                  lab.lab_id, lab.graded_names)  # fmt: skip
     if chosen is None:
         raise _Refused(f"{key}: {why}")
+    if why:
+        intake.notes.append(f"{label}: {key}: {why}")
     moment, time_note = read_time(created_at, tz, "Gradescope created_at") if created_at \
         else (None, "Gradescope gives no created_at")  # fmt: skip
     entries = []
@@ -286,14 +253,14 @@ def _gradescope_entry(root: Path, key: object, value: object, label: str, lab_id
         names = tuple((kind, value) for kind, value in
                       (("sis_id", sid), ("email", email), ("name", name)) if value)  # fmt: skip
         submission = Submission(
-            student=student_id(sid or email or name or key), path=chosen,
+            student=student_id(sid or email or name or key), path=chosen.path,
             submitted_at=moment, origin=f"{label}: {key}", time_note=time_note, names=names,
         )  # fmt: skip
         entries.append(_GradescopeEntry(submission, active))
     return entries
 
 
-def _gradescope(root: Path, label: str, lab_id: str, tz: ZoneInfo,
+def _gradescope(root: Path, label: str, lab: _Expected, tz: ZoneInfo,
                 intake: Intake) -> list[Submission]:  # fmt: skip
     try:
         metadata = _read_metadata(root / GRADESCOPE_METADATA)
@@ -303,7 +270,7 @@ def _gradescope(root: Path, label: str, lab_id: str, tz: ZoneInfo,
     by_student: dict[str, list[_GradescopeEntry]] = {}
     for key, value in metadata.items():
         try:
-            for entry in _gradescope_entry(root, key, value, label, lab_id, tz, intake):
+            for entry in _gradescope_entry(root, key, value, label, lab, tz, intake):
                 by_student.setdefault(same_student_key(entry.submission.student), []).append(entry)
         except _Refused as why:
             intake.refused.append(f"{label}: {why}")
@@ -344,7 +311,7 @@ def _gradescope_root(root: Path) -> Path | None:
     if (root / GRADESCOPE_METADATA).is_file():
         return root
     tops = [path for path in root.iterdir() if path.is_dir() and not path.is_symlink()
-            and not _ignored(path.name)]  # fmt: skip
+            and not is_ignored(path.name)]  # fmt: skip
     if len(tops) == 1 and (tops[0] / GRADESCOPE_METADATA).is_file():
         return tops[0]
     return None
@@ -359,6 +326,7 @@ class _Found:
 
     group: tuple[str, str]  # the notebooks of one student in one input share it
     submission: Submission
+    display_name: str  # the name the student gave the file (without a platform's prefix)
 
 
 def _slug(name: str) -> str:
@@ -374,42 +342,67 @@ def _nbgrader_time(folder: Path, tz: ZoneInfo) -> tuple[datetime | None, str]:
     return read_time(text, tz, "timestamp.txt")
 
 
-def _classify(root: Path, path: Path, label: str, lab_id: str, tz: ZoneInfo) -> _Found:
+def _canvas_time(late: bool, lab: _Expected) -> tuple[datetime | None, str]:
+    """Canvas's download carries one bit of time: LATE, or not. Not LATE means submitted by the
+    due date, so the due date stands for the time; LATE says nothing of how late."""
+    if late:
+        return None, "Canvas marks it LATE and its download does not say how late"
+    if lab.due is None:
+        return None, "Canvas downloads carry no submission time"
+    return lab.due, "Canvas: not marked LATE, so on time (counted at the due date)"
+
+
+def _canvas(path: Path, origin: str, file: CanvasFile, lab: _Expected) -> _Found:
+    moment, note = _canvas_time(file.late, lab)
+    if file.anonymous_id:  # anonymous grading: the anonymous id is the student
+        names: tuple[tuple[str, str], ...] = (("anon_id", file.anonymous_id),)
+    else:
+        names = (("lms_id", file.user_id), ("name", file.sortable_name))
+    return _Found(("canvas", file.student.casefold()),
+                  Submission(student_id(file.student), path, moment, origin, note, names),
+                  file.display_name)  # fmt: skip
+
+
+def _moodle(path: Path, origin: str, file: MoodleFile) -> _Found:
+    names = (("participant_id", file.participant_id),)
+    if file.full_name:  # blind marking leaves the name out
+        names += (("name", file.full_name),)
+    who = _slug(file.full_name) if file.full_name else "participant"
+    return _Found(("moodle", file.participant_id),
+                  Submission(student_id(f"{who}_{file.participant_id}"), path, None, origin,
+                             "Moodle downloads carry no submission time", names),
+                  file.display_name)  # fmt: skip
+
+
+def _classify(root: Path, path: Path, label: str, lab: _Expected, tz: ZoneInfo) -> _Found:
     parts = path.relative_to(root).parts
     origin = f"{label}: {_relative(path, root)}"
-    canvas = CANVAS_FILE.fullmatch(parts[0]) if len(parts) == 1 else None
+    canvas = canvas_file(parts[0]) if len(parts) == 1 else None
     if canvas:
-        note = "Canvas downloads carry no submission time"
-        if canvas["late"]:
-            note += " (Canvas marks it LATE)"
-        student = student_id(f"{canvas['who']}_{canvas['user']}")
-        names = (("lms_id", canvas["user"]), ("name", canvas["who"]))
-        return _Found(("canvas", canvas["user"]),
-                      Submission(student, path, None, origin, note, names))  # fmt: skip
-    moodle = (MOODLE_FOLDER.fullmatch(parts[0]) if len(parts) > 1
-              else MOODLE_FILE.fullmatch(parts[0]))  # fmt: skip
+        return _canvas(path, origin, canvas, lab)
+    moodle = moodle_file(parts)
     if moodle:
-        student = student_id(f"{_slug(moodle['name'])}_{moodle['participant']}")
-        return _Found(("moodle", moodle["participant"]),
-                      Submission(student, path, None, origin,
-                                 "Moodle downloads carry no submission time",
-                                 (("name", moodle["name"]),)))  # fmt: skip
+        return _moodle(path, origin, moodle)
     if len(parts) >= 3 and ((path.parent / "timestamp.txt").is_file()
-                            or path.parent.name == lab_id):  # fmt: skip
+                            or path.parent.name == lab.lab_id):  # fmt: skip
         folder_name = parts[-3]
         moment, note = _nbgrader_time(path.parent, tz)
         return _Found(("nbgrader", same_student_key(student_id(folder_name))),
                       Submission(student_id(folder_name), path, moment, origin, note,
-                                 (("login", folder_name),)))  # fmt: skip
+                                 (("login", folder_name),)), path.name)  # fmt: skip
     if len(parts) == 1:
         return _Found(("file", str(path)),
                       Submission(student_id(path.stem), path, None, origin,
                                  "a plain folder carries no submission time",
-                                 (("any", path.stem),)))  # fmt: skip
+                                 (("any", path.stem),)), path.name)  # fmt: skip
     return _Found(("folder", parts[0]),
                   Submission(student_id(parts[0]), path, None, origin,
                              "a plain folder carries no submission time",
-                             (("any", parts[0]),)))  # fmt: skip
+                             (("any", parts[0]),)), path.name)  # fmt: skip
+
+
+def _relative(path: Path, root: Path) -> str:
+    return one_line(path.relative_to(root).as_posix(), 200)
 
 
 def _holds_notebooks(path: Path) -> bool:
@@ -427,37 +420,40 @@ def _submissions_root(root: Path, lab_id: str) -> Path:
     while True:
         if (root / "submitted").is_dir() and not (root / "submitted").is_symlink():
             return root / "submitted"
-        entries = [path for path in root.iterdir() if not _ignored(path.name)]
+        entries = [path for path in root.iterdir() if not is_ignored(path.name)]
         if len(entries) != 1 or not entries[0].is_dir() or entries[0].is_symlink():
             return root
         holding = [path for path in entries[0].iterdir()
-                   if not _ignored(path.name) and _holds_notebooks(path)]  # fmt: skip
-        named_after_lab = any(path.is_file() and _resubmission(path)[0].casefold()
+                   if not is_ignored(path.name) and _holds_notebooks(path)]  # fmt: skip
+        named_after_lab = any(path.is_file() and Candidate(path, path.name).upload[0].casefold()
                               == lab_id.casefold() for path in holding)  # fmt: skip
         if len(holding) < 2 or named_after_lab:
             return root
         root = entries[0]
 
 
-def _from_folder(root: Path, label: str, lab_id: str, tz: ZoneInfo,
+def _from_folder(root: Path, label: str, lab: _Expected, tz: ZoneInfo,
                  intake: Intake) -> list[Submission]:  # fmt: skip
     export = _gradescope_root(root)
     if export is not None:
-        return _gradescope(export, label, lab_id, tz, intake)
-    root = _submissions_root(root, lab_id)
-    groups: dict[tuple[str, str], list[Submission]] = {}
+        return _gradescope(export, label, lab, tz, intake)
+    root = _submissions_root(root, lab.lab_id)
+    groups: dict[tuple[str, str], list[_Found]] = {}
     for notebook in _notebook_files(root, label, intake):
-        found = _classify(root, notebook, label, lab_id, tz)
-        groups.setdefault(found.group, []).append(found.submission)
+        found = _classify(root, notebook, label, lab, tz)
+        groups.setdefault(found.group, []).append(found)
     submissions = []
-    for subs in groups.values():
-        chosen, why = choose_notebook([sub.path for sub in subs], lab_id)
+    for group in groups.values():
+        student = group[0].submission.student
+        chosen, why = choose_notebook([Candidate(found.submission.path, found.display_name)
+                                       for found in group], lab.lab_id, lab.graded_names)
         if chosen is None:
-            intake.refused.append(f"{subs[0].student}: {why} in {label}")
+            intake.refused.append(f"{student}: {why} in {label}")
             continue
         if why:
-            intake.notes.append(f"{subs[0].student}: {why} in {label}")
-        submissions.append(next(sub for sub in subs if sub.path == chosen))
+            intake.notes.append(f"{student}: {why} in {label}")
+        submissions.append(next(found.submission for found in group
+                                if found.submission.path == chosen.path))  # fmt: skip
     return submissions
 
 
@@ -522,9 +518,14 @@ def _one_per_student(submissions: list[Submission], intake: Intake) -> list[Subm
 
 
 def gather(
-    inputs: list[Path], lab_id: str, tz: ZoneInfo, scratch: Path, roster: Roster | None = None
+    inputs: list[Path], lab_id: str, tz: ZoneInfo, scratch: Path, roster: Roster | None = None,
+    lab: Lab | None = None,
 ) -> Intake:
-    """Every submission in `inputs`, one per student, and what was refused or chosen."""
+    """Every submission in `inputs`, one per student, and what was refused or chosen. With the
+    course's `lab`, its graded names choose among a student's notebooks and its due date stands
+    for the time of a Canvas submission not marked LATE."""
+    expected = _Expected(lab_id, lab_graded_names(lab.notebook), lab.due) if lab \
+        else _Expected(lab_id)  # fmt: skip
     intake = Intake(roster_used=roster is not None)
     missing = [str(path) for path in inputs if not Path(path).exists()]
     if missing:
@@ -550,7 +551,7 @@ def gather(
             intake.refused.append(f"{label}: not a notebook (.ipynb), a folder or a "
                                   "zip file")  # fmt: skip
             continue
-        submissions = _from_folder(folder, label, lab_id, tz, intake)
+        submissions = _from_folder(folder, label, expected, tz, intake)
         if not submissions and len(intake.refused) == refused_before:
             intake.refused.append(f"{label}: no .ipynb notebooks in it")
         found += submissions

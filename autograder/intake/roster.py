@@ -4,7 +4,10 @@
 
 - `student` (required): the id the gradebook, the reports and the feedback files use; it must
   already be a student id (see `autograder.intake.student_id`), and unique;
-- `login`, `sis_id`, `email`, `name`, `lms_id` (optional): what inputs may call the student.
+- `login`, `sis_id`, `email`, `name`, `lms_id`, `participant_id` (optional): what inputs may
+  call the student. `lms_id` is the Canvas user id; `participant_id` the number Moodle gives the
+  student in the assignment (its grading worksheet's "Identifier", `Participant 12345`: either
+  form is read).
 
 An input names a student in several ways, each of a kind, tried in order:
 
@@ -12,7 +15,8 @@ An input names a student in several ways, each of a kind, tried in order:
 |---|---|
 | Gradescope | `sis_id` (the submitter's SID), `email`, `name` |
 | Canvas | `lms_id` (the Canvas user id in the file name), `name` (`lastfirst` in the file name) |
-| Moodle | `name` (the full name in the folder name) |
+| Canvas, anonymous grading | `anon_id` (matches no column: graded under `anon_<id>`) |
+| Moodle | `participant_id` (in the folder or file name), `name` (the full name) |
 | nbgrader | `login` (the student's folder) |
 | a plain file or folder | `any` (the file or folder name) |
 
@@ -21,13 +25,17 @@ Canvas user id is never mistaken for someone's SIS id. Values are compared ignor
 surrounding space; names also ignoring punctuation, spaces and word order ("Lima, Ana" is
 "ana lima" is the Canvas `limaana`). The first way that matches exactly one roster entry decides;
 one that matches several entries (two students named alike) is skipped; a submission that
-matches no entry is graded under its own id and reported as not on the roster.
+matches no entry is graded under its own id and reported as not on the roster. A platform's own
+id (`lms_id`, `participant_id`) decides alone when the roster has that column: the name is then
+never tried, so two students with one name are never confused and a typo in a name changes
+nothing.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +44,7 @@ from autograder.core.errors import UserError
 from autograder.core.safe_text import one_line
 from autograder.intake.student_id import is_student_id
 
-ID_COLUMNS = ("login", "sis_id", "email", "name", "lms_id")
+ID_COLUMNS = ("login", "sis_id", "email", "name", "lms_id", "participant_id")
 COLUMNS_OF_KIND = {
     "any": ("student", "login", "sis_id", "email"),
     "login": ("login", "student"),
@@ -44,7 +52,11 @@ COLUMNS_OF_KIND = {
     "email": ("email",),
     "name": ("name",),
     "lms_id": ("lms_id",),
+    "participant_id": ("participant_id",),
 }
+# Ids a platform gives its students: where the roster carries them, nothing else is tried.
+PLATFORM_IDS = ("lms_id", "participant_id")
+MOODLE_IDENTIFIER = re.compile(r"participant\s*(?P<number>\d+)", re.IGNORECASE)
 MAX_ROSTER_BYTES = 20 * 2**20
 
 
@@ -72,7 +84,10 @@ def _name_forms(value: str) -> set[str]:
 
 
 def _keys(column: str, value: str) -> set[str]:
-    return _name_forms(value) if column == "name" else {_plain(value)} - {""}
+    if column == "name":
+        return _name_forms(value)
+    moodle = MOODLE_IDENTIFIER.fullmatch(value.strip()) if column == "participant_id" else None
+    return {moodle["number"] if moodle else _plain(value)} - {""}
 
 
 class Roster:
@@ -80,6 +95,8 @@ class Roster:
         self.entries = entries
         self.source = source
         self._index: dict[tuple[str, str], list[RosterEntry]] = {}
+        self.carried = {column for column in PLATFORM_IDS
+                        if any(entry.get(column) for entry in entries)}  # fmt: skip
         for entry in entries:
             for column in ("student", *ID_COLUMNS):
                 for key in _keys(column, entry.get(column)):
@@ -88,7 +105,8 @@ class Roster:
     def match(self, names: tuple[tuple[str, str], ...]) -> tuple[RosterEntry | None, str]:
         """(entry, "") for the entry the names point to, else (None, why not)."""
         ambiguous: list[str] = []
-        for kind, value in names:
+        decisive = [(kind, value) for kind, value in names if kind in self.carried]
+        for kind, value in decisive or names:
             found: dict[str, RosterEntry] = {}
             for column in COLUMNS_OF_KIND.get(kind, ()):
                 for key in _keys(column, value):
@@ -99,6 +117,8 @@ class Roster:
             if found:
                 ambiguous.append(f"{kind} {one_line(value, 60)!r} matches "
                                  + ", ".join(sorted(found)))  # fmt: skip
+            elif decisive:
+                ambiguous.append(f"{kind} {one_line(value, 60)!r} is not on the roster")
         return None, "; ".join(ambiguous)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from autograder.core.errors import GraderFault
 from autograder.judging.submission_errors import SubmissionRaised
 from autograder.sandbox import SandboxError
 
@@ -25,7 +26,8 @@ def student_message(excinfo: Any, test_name: str) -> tuple[str, str]:
     """(outcome, message) for a test that did not pass.
 
     The outcome is "failed" (a wrong answer), "error" (the student's code raised), "timeout" or
-    "crashed" (the sandbox ran out of time or stopped; the message says why).
+    "crashed" (the sandbox ran out of time or stopped; the message says why), or "fault" (the
+    grader itself failed: no grade is kept, see `autograder.core.errors.GraderFault`).
     """
     if excinfo is None:
         return "error", "the test could not be set up"
@@ -33,6 +35,8 @@ def student_message(excinfo: Any, test_name: str) -> tuple[str, str]:
 
     if isinstance(error, SandboxError):  # crashed, timeout: the sandbox says what happened
         return error.kind, _first_line(error.message)
+    if isinstance(error, GraderFault):  # the grader's own failure: never the student's grade
+        return "fault", _first_line(str(error))
     if isinstance(error, SubmissionRaised):
         return "error", _first_line(f"your code raised {error.type_name}: {error}")
     if isinstance(error, pytest.fail.Exception):

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from autograder.core.config import Course, load_course
+from autograder.core.errors import GraderFault
 from autograder.core.notebook import NotebookError, read_notebook
 from autograder.core.safe_text import one_line
 
@@ -58,6 +59,8 @@ class BatchSummary:
     wall_s: float = 0.0
     unknown_times: list[str] = field(default_factory=list)  # students, with the time problem
     warnings: list[str] = field(default_factory=list)  # one line per submission
+    faults: list[str] = field(default_factory=list)  # "student: reason", not graded (grader's)
+    stopped: str = ""  # why the batch stopped before the end (the gradebook stopped answering)
 
     def lines(self, possible: float) -> list[str]:
         mean = sum(self.scores.values()) / len(self.scores) if self.scores else 0.0
@@ -74,6 +77,13 @@ class BatchSummary:
                          + "; ".join(self.unknown_times[:10])
                          + (" ..." if len(self.unknown_times) > 10 else ""))  # fmt: skip
         lines += self.warnings
+        if self.faults:
+            lines.append(f"not graded because of the grader: {len(self.faults)} (no grade "
+                         "recorded; the same command grades them again): "
+                         + "; ".join(one_line(fault, 200) for fault in self.faults[:10])
+                         + (" ..." if len(self.faults) > 10 else ""))  # fmt: skip
+        if self.stopped:
+            lines.append(f"stopped: {self.stopped}")
         if self.sandbox and self.sandbox != "bwrap":
             lines.append("WARNING: bubblewrap is unavailable: student code ran with resource "
                          "limits only, without filesystem or network isolation")  # fmt: skip
@@ -199,6 +209,83 @@ def _test_list(course: Course, lab_id: str) -> list[dict]:
     return [record.__dict__ | {} for record in run_hidden_tests(course, lab_id, collect_only=True)]
 
 
+MAX_FAULT_ATTEMPTS = 3  # gradings of one notebook when the grader itself fails (then a fault)
+
+
+@dataclass
+class BatchRecorder:
+    """The batch's one writer: stores each graded notebook, or a grader fault, in the gradebook,
+    and keeps the summary. A fault is never a grade (see `Gradebook.record_fault`)."""
+
+    course: Course
+    lab_id: str
+    gradebook: Gradebook
+    digest: str
+    device: str
+    summary: BatchSummary
+    answer_cells: Any = None  # autograder.core.written.AnswerCells of the lab
+    manual: Any = None  # autograder.records.manual_grades.ManualGrades: answers kept for review
+    bar: Any = None
+
+    def _run(self, submission: Submission, sha: str, report: dict, records: list[dict],
+             wall_s: float, student_s: float, sandbox: str) -> Any:  # fmt: skip
+        from autograder.records.gradebook import GradedRun
+        from autograder.records.lateness import assess
+
+        lateness = assess(self.course, self.lab_id, submission.student, submission.submitted_at)
+        warnings: list[str] = []
+        try:
+            nb = read_notebook(submission.path, warnings_out=warnings)
+        except NotebookError:
+            nb = None
+        notes = notebook_notes(report, nb)
+        if not report:
+            notes = [problem for problem in [_whole_notebook_problem(records)] if problem]
+        if nb is not None and self.manual is not None:  # before the run: a graded run always
+            self.manual.store_answers(submission.student, sha,  # has its answers
+                                      self.answer_cells.answers_in(nb))  # fmt: skip
+        graded = GradedRun(
+            student=submission.student, lab=self.lab_id, sha256=sha,
+            filename=str(submission.path), submitted_at=submission.submitted_at,
+            minutes_late=lateness.minutes_late or 0.0, late_fraction=lateness.fraction or 0.0,
+            tests_digest=self.digest, device=self.device, sandbox=sandbox, wall_s=wall_s,
+            student_s=student_s, notebook_notes=notes, records=records,
+            time_note=submission.time_note, roster=dict(submission.roster),
+            on_roster=submission.on_roster,
+        )  # fmt: skip
+        return graded, lateness, warnings
+
+    def store(self, submission: Submission, sha: str, result: dict) -> None:
+        """A grade: the records a grading worker sent back (see `verdict_result`)."""
+        graded, lateness, warnings = self._run(
+            submission, sha, result["report"], result["records"], result["wall_s"],
+            result["student_s"], result["sandbox"])  # fmt: skip
+        self.gradebook.record(graded)
+        summary = self.summary
+        total = sum(record["earned"] for record in result["records"])
+        summary.scores[submission.student] = total * (1 - (lateness.fraction or 0.0))
+        summary.outcomes.update(record["outcome"] for record in result["records"])
+        summary.graded += 1
+        if result["wall_s"]:
+            summary.overheads.append(result["wall_s"] - result["student_s"])
+        if lateness.problem:
+            summary.unknown_times.append(f"{submission.student} ({submission.time_note})")
+        if warnings:
+            summary.warnings.append(f"{submission.student}: notebook warnings: "
+                                    + "; ".join(warnings))  # fmt: skip
+
+    def fault(self, submission: Submission, sha: str, reason: str) -> None:
+        """The grader could not grade this notebook (after retries): recorded as a fault, which
+        is no grade, and named in the summary; the next run of the command grades it again."""
+        reason = one_line(reason, 300)
+        if self.bar is not None:
+            self.bar.write(f"autograder: {one_line(submission.student, 64)}: not graded "
+                           f"(the grader's fault): {reason}")  # fmt: skip
+        graded, _, _ = self._run(submission, sha, {}, [], 0.0, 0.0, self.summary.sandbox)
+        self.gradebook.record_fault(graded, reason)
+        self.summary.faults.append(f"{submission.student}: {reason}")
+
+
 def grade_batch(
     course: Course,
     lab_id: str,
@@ -211,11 +298,17 @@ def grade_batch(
     scheduler: str | None = None,
 ) -> BatchSummary:
     """Grade `submissions` into `gradebook`: in a local pool of `workers` processes, or on the
-    Dask cluster `scheduler` (`local:N` or an address; see `autograder.distributed.client`)."""
+    Dask cluster `scheduler` (`local:N` or an address; see `autograder.distributed.client`).
+
+    A failure of the grader itself (a sandbox that cannot start, a pytest session that cannot
+    run, a worker that dies) is retried, up to MAX_FAULT_ATTEMPTS gradings of the notebook, then
+    recorded as a fault, never as a grade. A gradebook that stops answering stops the batch
+    (`summary.stopped`): what was stored stays, and the same command resumes."""
     from tqdm import tqdm
 
-    from autograder.records.gradebook import GradedRun, file_sha256, tests_digest
-    from autograder.records.lateness import assess
+    from autograder.core.written import AnswerCells
+    from autograder.records.gradebook import GradebookUnavailable, file_sha256, tests_digest
+    from autograder.records.manual_grades import ManualGrades
     from autograder.sandbox import isolation
 
     started = time.perf_counter()
@@ -226,6 +319,10 @@ def grade_batch(
         check_scheduler(scheduler)  # a mistyped --scheduler is one line even with nothing to do
     digest = tests_digest(course, lab_id)
     summary = BatchSummary(lab=lab_id, sandbox=isolation())
+    # What each notebook answered is kept for the TAs' review (written answers, code cells).
+    recorder = BatchRecorder(course, lab_id, gradebook, digest, device, summary,
+                             AnswerCells.of(read_notebook(course.lab(lab_id).notebook)),
+                             ManualGrades(gradebook, lab_id))  # fmt: skip
     todo: list[tuple[Submission, str]] = []
     invalid: list[tuple[Submission, str, str]] = []
     for submission in submissions:
@@ -240,120 +337,85 @@ def grade_batch(
             continue
         todo.append((submission, sha))
 
-    def store(submission: Submission, sha: str, records: list[dict], report: dict,
-              wall_s: float, student_s: float, sandbox: str) -> None:  # fmt: skip
-        lateness = assess(course, lab_id, submission.student, submission.submitted_at)
-        warnings: list[str] = []
-        try:
-            nb = read_notebook(submission.path, warnings_out=warnings)
-        except NotebookError:
-            nb = None
-        notes = notebook_notes(report, nb)
-        if not report:
-            notes = [problem for problem in [_whole_notebook_problem(records)] if problem]
-        gradebook.record(GradedRun(
-            student=submission.student, lab=lab_id, sha256=sha, filename=str(submission.path),
-            submitted_at=submission.submitted_at, minutes_late=lateness.minutes_late or 0.0,
-            late_fraction=lateness.fraction or 0.0, tests_digest=digest, device=device,
-            sandbox=sandbox, wall_s=wall_s, student_s=student_s, notebook_notes=notes,
-            records=records, time_note=submission.time_note, roster=dict(submission.roster),
-            on_roster=submission.on_roster,
-        ))  # fmt: skip
-        total = sum(record["earned"] for record in records)
-        summary.scores[submission.student] = total * (1 - (lateness.fraction or 0.0))
-        summary.outcomes.update(record["outcome"] for record in records)
-        summary.graded += 1
-        if lateness.problem:
-            summary.unknown_times.append(f"{submission.student} ({submission.time_note})")
-        if warnings:
-            summary.warnings.append(f"{submission.student}: notebook warnings: "
-                                    + "; ".join(warnings))  # fmt: skip
-
-    if invalid:
-        tests = _test_list(course, lab_id)
-        for submission, sha, message in invalid:
-            store(submission, sha, _invalid_records(tests, message), {}, 0.0, 0.0, summary.sandbox)
-            summary.invalid += 1
-    if not todo:
-        summary.wall_s = time.perf_counter() - started
-        return summary
-
-    tests: list[dict] = []
-
-    def store_safely(submission: Submission, sha: str, result: dict | None, failure: str) -> None:
-        """Store a result, or the grader's failure, against this submission alone: a problem
-        while storing it is recorded against it too, and the batch goes on."""
-        nonlocal tests
-        try:
-            if result is not None:
-                store(submission, sha, result["records"], result["report"], result["wall_s"],
-                      result["student_s"], result["sandbox"])  # fmt: skip
-                summary.overheads.append(result["wall_s"] - result["student_s"])
-                return
-        except Exception as error:  # noqa: BLE001 - one submission never stops the batch
-            failure = (f"the grader could not record this notebook's results "
-                       f"({type(error).__name__}: {str(error)[:200]})")  # fmt: skip
-        bar.write(f"autograder: {submission.student}: {failure}")
-        summary.outcomes["grader error"] += 1
-        try:
-            tests = tests or _test_list(course, lab_id)
-            records = [{**record, "outcome": "crashed"} for record in _invalid_records(
-                tests, f"{failure}; this is the grader's fault, not your code's: a TA will "
-                "grade it again")]  # fmt: skip
-            store(submission, sha, records, {}, 0.0, 0.0, summary.sandbox)
-        except Exception as error:  # noqa: BLE001
-            bar.write(f"autograder: {submission.student}: nothing recorded "
-                      f"({type(error).__name__}: {str(error)[:200]})")  # fmt: skip
-
-    bar = tqdm(total=len(todo), desc=f"grading {lab_id}", unit="sub", disable=not progress,
-               dynamic_ncols=True)  # fmt: skip
     try:
-        if scheduler:
-            from autograder.distributed.client import grade_on_cluster
+        if invalid:
+            tests = _test_list(course, lab_id)
+            for submission, sha, message in invalid:
+                recorder.store(submission, sha, {
+                    "records": _invalid_records(tests, message), "report": {}, "wall_s": 0.0,
+                    "student_s": 0.0, "sandbox": summary.sandbox})  # fmt: skip
+                summary.invalid += 1
+        if todo:
+            recorder.bar = tqdm(total=len(todo), desc=f"grading {lab_id}", unit="sub",
+                                disable=not progress, dynamic_ncols=True)  # fmt: skip
+            try:
+                if scheduler:
+                    from autograder.distributed.client import grade_on_cluster
 
-            modes = grade_on_cluster(course, lab_id, todo, scheduler, device, digest,
-                                     store_safely, bar,
-                                     gpu_share=1 / course.lab(lab_id).submissions_per_gpu)
-            if modes:  # the summary warns about the workers' sandboxes, not this machine's
-                summary.sandbox = "bwrap" if modes == {"bwrap"} else "limits only"
-        else:
-            _grade_in_pools(course, lab_id, todo, workers, device, store_safely, bar)
-    finally:
-        bar.close()
+                    modes = grade_on_cluster(course, lab_id, todo, scheduler, device, digest,
+                                             recorder, gpu_share=1 / course.lab(
+                                                 lab_id).submissions_per_gpu)  # fmt: skip
+                    if modes:  # the summary warns about the workers' sandboxes, not this one's
+                        summary.sandbox = "bwrap" if modes == {"bwrap"} else "limits only"
+                else:
+                    _grade_in_pools(course, lab_id, todo, workers, device, recorder)
+            finally:
+                recorder.bar.close()
+    except GradebookUnavailable as error:
+        left = len(todo) + len(invalid) - summary.graded - len(summary.faults)
+        summary.stopped = (f"{error}; grading stopped with {left} submissions not recorded: what "
+                           "was graded is stored, run the same command again to go on")  # fmt: skip
     summary.wall_s = time.perf_counter() - started
     return summary
 
 
 def _grade_in_pools(course: Course, lab_id: str, todo: list[tuple[Submission, str]],
-                    workers: int, device: str, store_safely: Any, bar: Any) -> None:  # fmt: skip
+                    workers: int, device: str, recorder: BatchRecorder) -> None:  # fmt: skip
     """Grade `todo` in pools of worker processes; a pool that a dying worker broke is rebuilt.
 
     A submission that was being graded when a worker died is graded again; after a second such
-    death it is graded alone, and if its worker dies then too, that is recorded as its crash.
-    Submissions that had not started yet are graded again as if nothing happened.
+    death it is graded alone, and if its worker dies then too, that is recorded as a grader
+    fault (the worker is the grader's). A submission whose grading failed in the grader is graded
+    again (in a fresh sandbox) until MAX_FAULT_ATTEMPTS, then recorded as a fault. Submissions
+    that had not started yet are graded again as if nothing happened.
     """
     deaths: Counter = Counter()
+    attempts: Counter = Counter()
     queue = list(todo)
+
+    def failed(job: tuple[Submission, str], reason: str) -> None:
+        attempts[job[0].student] += 1
+        if attempts[job[0].student] < MAX_FAULT_ATTEMPTS:
+            queue.append(job)
+        else:
+            recorder.fault(*job, reason)
+            recorder.bar.update(1)
+
     while queue:
         together = [job for job in queue if deaths[job[0].student] < 2]
         alone = [job for job in queue if deaths[job[0].student] >= 2]
-        died, queue = _grade_in_pool(course, lab_id, together, workers, device, store_safely, bar)
+        queue = []
+        died, waited = _grade_in_pool(course, lab_id, together, workers, device, recorder,
+                                      failed)  # fmt: skip
         for job in died:
             deaths[job[0].student] += 1
-        queue += died  # with the jobs that were only waiting when a pool broke (unpenalised)
+        queue += died + waited  # the jobs that were only waiting when a pool broke: unpenalised
         for job in alone:
-            died_alone, waited = _grade_in_pool(course, lab_id, [job], 1, device, store_safely, bar)
+            died_alone, waited = _grade_in_pool(course, lab_id, [job], 1, device, recorder,
+                                                failed)  # fmt: skip
             queue += waited
             for dead in died_alone:
-                store_safely(*dead, None, "the grading worker died three times while grading "
-                             "this notebook (the last time grading it alone)")  # fmt: skip
-                bar.update(1)
+                recorder.fault(*dead, "the grading worker died three times while grading this "
+                               "notebook (the last time grading it alone)")  # fmt: skip
+                recorder.bar.update(1)
 
 
 def _grade_in_pool(course: Course, lab_id: str, jobs: list[tuple[Submission, str]], workers: int,
-                   device: str, store_safely: Any, bar: Any) -> tuple[list, list]:  # fmt: skip
+                   device: str, recorder: BatchRecorder,
+                   failed: Any) -> tuple[list, list]:  # fmt: skip
     """Grade `jobs` in one pool: (the jobs that were running when a worker died, the jobs that
-    had not started yet then); every other job is stored."""
+    had not started yet then); every other job is stored, or handed to `failed` with the reason
+    the grader failed on it."""
     if not jobs:
         return [], []
     workers = max(1, min(workers, len(jobs)))
@@ -382,16 +444,20 @@ def _grade_in_pool(course: Course, lab_id: str, jobs: list[tuple[Submission, str
                 except BrokenProcessPool:
                     (died if future in started else waiting).append(job)
                     continue
-                except Exception as error:  # noqa: BLE001 - a grader-side failure
-                    store_safely(*job, None, f"the grader failed while grading this notebook "
-                                 f"({type(error).__name__}: {str(error)[:200]})")  # fmt: skip
-                else:
-                    store_safely(*job, result, "")
-                bar.update(1)
+                except Exception as error:  # noqa: BLE001 - the grader failed on this notebook
+                    failed(job, f"{type(error).__name__}: {str(error)[:200]}"
+                           if not isinstance(error, GraderFault) else str(error))  # fmt: skip
+                    continue
+                recorder.store(*job, result)
+                recorder.bar.update(1)
     except KeyboardInterrupt:
         executor.shutdown(wait=False, cancel_futures=True)
         for process in list(getattr(executor, "_processes", {}).values()):
             process.kill()
+        raise
+    except BaseException:
+        for process in list(getattr(executor, "_processes", {}).values()):
+            process.kill()  # the batch stops (a gradebook that stopped answering): no waiting
         raise
     finally:
         executor.shutdown(wait=True, cancel_futures=True)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from autograder.core.config import CONFIG_FILE, ConfigError, Course
 from autograder.core.errors import UserError
+from autograder.core.notebook import read_notebook
+from autograder.core.written import WrittenQuestionError, written_points
 
 
 class HiddenTestsError(UserError):
@@ -101,20 +103,26 @@ def run_hidden_tests(
 
 
 def check_points(course: Course, lab_id: str, records: list[TestRecord] | None = None) -> float:
-    """Raise a ConfigError unless the hidden tests' points add up to the lab's total.
+    """Raise a ConfigError unless the hidden tests' points and the written questions' points
+    (`autograder.core.written`) add up to the lab's total.
 
     `records`: the tests as collected (`collect_only`), when the caller has them already.
     """
     lab = course.lab(lab_id)
     if records is None:
         records = run_hidden_tests(course, lab_id, collect_only=True)
-    total = sum(record.points for record in records)
+    tested = sum(record.points for record in records)
     unmarked = [record.name for record in records if record.points <= 0]
     if unmarked:
         raise ConfigError(f"tests/{lab_id}: tests without a points marker: {', '.join(unmarked)}")
-    if abs(total - lab.points) > 1e-9:
+    try:
+        written = written_points(read_notebook(lab.notebook))
+    except WrittenQuestionError as error:
+        raise ConfigError(f"{lab.notebook.relative_to(course.root)}: {error}") from None
+    if abs(tested + written - lab.points) > 1e-9:
         raise ConfigError(
             f"{CONFIG_FILE}: {lab.config_key}.points: {lab.points:.12g}, but the hidden tests in "
-            f"tests/{lab_id} add up to {total:.12g}"
+            f"tests/{lab_id} add up to {tested:.12g}"
+            + (f" and the written questions to {written:.12g}" if written else "")
         )
-    return total
+    return tested + written

@@ -21,6 +21,7 @@ import contextlib
 import io
 import json
 import os
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.core.config import Course, Lab
+from autograder.core.errors import GraderFault
 from autograder.core.notebook import (
     NotebookError,
     cell_tags,
@@ -51,6 +53,7 @@ from autograder.sandbox import (
     SandboxError,
     SandboxLimit,
     SandboxTimeout,
+    SandboxUnavailable,
     Session,
     boundary,
 )
@@ -70,7 +73,7 @@ BUILTIN_ERRORS = {
 
 
 # A test cell of an imported lab is interrupted by the child this long before the grader's own
-# wall-clock backstop would end the sandbox, so its answer arrives in time.
+# backstop against sleeping code would end the sandbox, so its answer arrives in time.
 WALL_MARGIN_S = 1.0
 
 
@@ -100,9 +103,12 @@ def notebook_payload(nb: Any, lab: Lab | None = None) -> dict:
 class Connection:
     """A submission in the sandbox: restarts a fresh child after a crash, up to MAX_RESTARTS.
 
-    Each test has `test_timeout_s` of CPU time for all its calls together (the sandbox stops
-    the child when it is spent) and that many times the lab's `wall_factor` of wall time (the
-    grader stops the sandbox when it is spent).
+    Each test has `test_timeout_s` of CPU time for all its calls together, counted from the
+    kernel's accounting of the submission's process (the sandbox stops the child when it is
+    spent, and this side watches too: see `Session.window`), and a backstop of `wall_factor`
+    times that of time spent neither running nor waiting to run. A child that cannot even start
+    is the grader's fault: the sandbox is replaced and the child started once more, and if that
+    fails too, every test of the submission is a fault, never a grade (SandboxUnavailable).
     """
 
     sandbox: Sandbox
@@ -114,17 +120,18 @@ class Connection:
     generation: int = 0
     restarts: int = 0
     fatal: SandboxError | None = None
-    deadline: float | None = None  # the current test's wall-clock backstop
+    in_test: bool = False
     test_cpu: float = 0.0  # CPU time the current test's calls have used
+    test_idle: float = 0.0  # and time they spent neither running nor waiting to run
     student_seconds: float = 0.0
     notebook_report: dict = field(default_factory=dict)
     cells_run: list[dict] = field(default_factory=list)  # imported test cells run so far
     cells_generation: int = 0  # the session they ran in
 
     def begin_test(self, active: bool) -> None:
+        self.in_test = active
         self.test_cpu = 0.0
-        self.deadline = time.monotonic() + self.limits.wall_s(self.limits.test_timeout_s) \
-            if active else None
+        self.test_idle = 0.0
 
     def current(self) -> Session:
         if self.fatal is not None:
@@ -141,29 +148,44 @@ class Connection:
                 raise self.fatal
             self.restarts += 1
         try:
-            self.session = self.sandbox.open(self.payload, self.skip_tags, self.seed, self.limits)
+            self.session = self._open()
         except SandboxError as error:
             self.fatal = type(error)(f"while running the notebook: {error.message}")
             raise self.fatal from None
         self.generation += 1
-        if self.deadline is not None:  # a restart inside a test does not eat the test's time
+        if self.in_test:  # a restart inside a test does not eat the test's time
             self.begin_test(True)
         if not self.notebook_report:
             self.notebook_report = self.session.report
         return self.session
 
+    def _open(self) -> Session:
+        """The notebook run in a fresh child; a child the sandbox could not start is tried once
+        more in a fresh sandbox (its server started anew) before the grader gives up."""
+        try:
+            return self.sandbox.open(self.payload, self.skip_tags, self.seed, self.limits)
+        except SandboxUnavailable:
+            self.sandbox.kill()
+            return self.sandbox.open(self.payload, self.skip_tags, self.seed, self.limits)
+
     def _send(self, session: Session, message: dict) -> dict:
         """A request under the current test's limits; its reply, or the error it raised."""
-        if self.deadline is not None:
-            deadline, cpu_left = self.deadline, self.limits.test_timeout_s - self.test_cpu
+        limit = self.limits.test_timeout_s
+        if self.in_test:
+            cpu_before, idle_before = self.test_cpu, self.test_idle
         else:  # a call outside a test (a fixture): one test's limits for this call alone
-            deadline = time.monotonic() + self.limits.wall_s(self.limits.test_timeout_s)
-            cpu_left = self.limits.test_timeout_s
+            cpu_before = idle_before = 0.0
+        window = session.window(limit, cpu_before, idle_before)
+        cpu_at_start = session.main_cpu_seconds()
         if message.get("op") == "test_cell":  # the child interrupts it before our backstop
-            message = {**message, "wall_s": max(deadline - time.monotonic() - WALL_MARGIN_S,
-                                                0.05)}  # fmt: skip
-        reply = session.request(message, deadline, cpu_left)
-        self.test_cpu += reply["cpu"]
+            message = {**message, "idle_s": max(window.idle_limit - idle_before - WALL_MARGIN_S,
+                                                 0.05)}  # fmt: skip
+        reply = session.request(message, window, limit - cpu_before)
+        cpu_at_end = session.main_cpu_seconds()
+        measured = cpu_at_end - cpu_at_start if None not in (cpu_at_start, cpu_at_end) else 0.0
+        if self.in_test:  # what the child says it used, unless the kernel saw more
+            self.test_cpu += max(reply["cpu"], measured)
+            self.test_idle = max(self.test_idle, window.idle)
         if reply["op"] == "error":
             type_name, text = reply["type"][:80], reply["message"][:500]
             if type_name == "MemoryError":
@@ -384,7 +406,7 @@ def connect(course: Course, lab_id: str, submission: Path, device: str) -> Conne
             raise SandboxError(str(error)) from None
         _connections[key] = Connection(
             sandbox=process_sandbox(device), payload=notebook_payload(nb, lab),
-            skip_tags=lab.skip_tags, seed=course.seed(lab_id), limits=Limits.of(lab),
+            skip_tags=lab.skip_tags, seed=course.sandbox_seed(lab_id), limits=Limits.of(lab),
         )  # fmt: skip
     return _connections[key]
 
@@ -420,11 +442,34 @@ class Verdict:
     sandbox_mode: str
 
 
+_test_folders: list[str] = []  # the hidden-test folders pytest has imported from in this process
+
+
+def _forget_other_tests(folders: list[Path]) -> None:
+    """pytest imports a lab's test modules (and the course's tests/conftest.py) under their plain
+    names and keeps them in sys.modules: a worker that grades another lab, another course, or
+    the same course unpacked into a new folder by a later command (a standing Dask cluster) must
+    not find the earlier ones ("import file mismatch"). Forget every module and sys.path entry
+    of the hidden-test folders used before (a lab's, a course's tests/), unless in use now."""
+    current = [str(folder.resolve()) for folder in folders]
+    others = [folder for folder in _test_folders if folder not in current]
+    if others:
+        def elsewhere(path: str) -> bool:
+            return any(path == folder or path.startswith(folder + os.sep) for folder in others)
+
+        for name, module in list(sys.modules.items()):
+            if elsewhere(str(getattr(module, "__file__", None) or "")):
+                del sys.modules[name]
+        sys.path[:] = [entry for entry in sys.path if not elsewhere(entry)]
+    _test_folders[:] = current
+
+
 def grade_notebook(course: Course, lab_id: str, submission: Path, device: str = "cpu") -> Verdict:
     """Run the lab's hidden tests on `submission` in this process; one record per test."""
     import pytest
 
     started = time.perf_counter()
+    _forget_other_tests([course.tests_dir(lab_id), course.tests_dir(lab_id).parent])
     configure(int(_settings["slot"]), device)
     os.environ["COURSELIB_DEVICE"] = device
     with tempfile.TemporaryDirectory(prefix="autograder-judge-") as scratch:
@@ -450,8 +495,13 @@ def grade_notebook(course: Course, lab_id: str, submission: Path, device: str = 
                 else:
                     os.environ[name] = value
         if not results.exists() or code not in (0, 1):
-            raise RuntimeError(pytest_failure(sink.getvalue(), lab_id))
+            process_sandbox(device).kill()
+            raise GraderFault(pytest_failure(sink.getvalue(), lab_id))
         records = json.loads(results.read_text())
+    faults = [record["message"] for record in records if record["outcome"] == "fault"]
+    if faults:  # a test the grader could not run: no grade for this notebook, and a fresh start
+        process_sandbox(device).kill()
+        raise GraderFault(faults[0])
     info = _last_session.copy()
     return Verdict(
         records=records,

@@ -13,6 +13,13 @@ On a server (`--db postgresql://user@host/db`, through psycopg) several graders 
 once, for example two TAs grading different labs into one database: the tables are created under
 an advisory lock, and a run whose student or submission row another grader inserted at the same
 moment is written again once (its transaction had failed whole, so nothing is half-written).
+
+A database that restarts or drops the connection mid-batch is reconnected: a pooled connection
+is tested before use, and a write that fails on a lost connection is written again (its
+transaction failed whole) for about half a minute before `GradebookUnavailable` says so in one
+line. A grader fault (`record_fault`) is a run without results and with the fault's reason: it is
+never a grade (`latest_runs` leaves it out, `faults` lists it) and never counts as graded
+(`complete_run`), so the next plain run of the same command grades that notebook again.
 """
 
 from __future__ import annotations
@@ -21,8 +28,9 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,6 +90,15 @@ def _sqlite_schema_lock(engine: Any) -> Iterator[None]:
 
 class GradebookError(UserError):
     """A gradebook that cannot be used, described in one line."""
+
+
+class GradebookUnavailable(GradebookError):
+    """The database stopped answering and did not come back while writes were retried."""
+
+
+# Pauses between writes of one run when the database connection is lost (about 30 s in all:
+# a server that restarts comes back within them).
+RETRY_PAUSES_S = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
 
 
 def shown_url(url: str) -> str:
@@ -168,6 +185,9 @@ class GradingRun(Base):
     wall_s: Mapped[float] = mapped_column(Float, default=0.0)
     student_s: Mapped[float] = mapped_column(Float, default=0.0)
     notebook_notes: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of lines
+    # Set for a grader fault: why the notebook could not be graded. Such a run has no results
+    # and is no grade; the next run of the same command grades the notebook again.
+    fault: Mapped[str | None] = mapped_column(Text, nullable=True)
     submission: Mapped[SubmissionRow] = relationship()
     results: Mapped[list[TestResult]] = relationship(back_populates="run", order_by="TestResult.id")
 
@@ -234,7 +254,8 @@ class Gradebook:
     def __init__(self, url: str):
         self.url = url
         try:
-            self.engine = create_engine(url)
+            # a pooled connection is tested before use: a server that restarted is reconnected
+            self.engine = create_engine(url, pool_pre_ping=True)
         except Exception as error:  # no URL, an unknown dialect, a driver not installed
             raise GradebookError(f"--db {shown_url(url)}: not a usable database URL "
                                  f"({one_line(error, 200)})") from None  # fmt: skip
@@ -298,23 +319,52 @@ class Gradebook:
         return cls(url)
 
     def complete_run(self, student: str, lab: str, sha256: str, digest: str, device: str) -> bool:
-        with Session(self.engine) as session:
-            query = (
-                select(GradingRun.id).join(SubmissionRow).join(Student)
-                .where(Student.student_id == student, SubmissionRow.lab == lab,
-                       SubmissionRow.sha256 == sha256, GradingRun.tests_digest == digest,
-                       GradingRun.device == device, GradingRun.complete.is_(True))
-            )  # fmt: skip
-            return session.execute(query.limit(1)).first() is not None
+        """Whether this notebook has a grade under these tests (a grader fault is none)."""
+
+        def look() -> bool:
+            with Session(self.engine) as session:
+                query = (
+                    select(GradingRun.id).join(SubmissionRow).join(Student)
+                    .where(Student.student_id == student, SubmissionRow.lab == lab,
+                           SubmissionRow.sha256 == sha256, GradingRun.tests_digest == digest,
+                           GradingRun.device == device, GradingRun.complete.is_(True),
+                           GradingRun.fault.is_(None))
+                )  # fmt: skip
+                return session.execute(query.limit(1)).first() is not None
+
+        return self.retrying(look)
 
     def record(self, graded: GradedRun) -> str:
         """Write the run and its results in one transaction; returns the run id."""
-        try:
-            return self._write(graded)
-        except exc.IntegrityError:  # another grader added this student or submission meanwhile
-            return self._write(graded)
+        return self.retrying(lambda: self._write(graded))
 
-    def _write(self, graded: GradedRun) -> str:
+    def record_fault(self, graded: GradedRun, reason: str) -> str:
+        """Write a grader fault for this notebook: a run without results, which is no grade."""
+        run = GradedRun(**{**graded.__dict__, "records": [], "notebook_notes": []})
+        return self.retrying(lambda: self._write(run, fault=reason))
+
+    def retrying(self, action: Callable[[], Any]) -> Any:
+        """`action()`, done again when another grader inserted the same student or submission
+        at the same moment (once), or when the connection to the database was lost (for about
+        half a minute, reconnecting; then GradebookUnavailable)."""
+        integrity_retried = False
+        for pause in (*RETRY_PAUSES_S, None):
+            try:
+                return action()
+            except exc.IntegrityError:
+                if integrity_retried:
+                    raise
+                integrity_retried = True
+            except (exc.OperationalError, exc.InterfaceError) as error:
+                if pause is None:
+                    raise GradebookUnavailable(
+                        f"{shown_url(self.url)}: the gradebook stopped answering "
+                        f"({one_line(getattr(error, 'orig', None) or error, 200)})") from None
+                self.engine.dispose()  # every pooled connection may be stale: start afresh
+                time.sleep(pause)
+        raise AssertionError("unreachable")
+
+    def _write(self, graded: GradedRun, fault: str | None = None) -> str:
         run_id = str(uuid.uuid4())
         with Session(self.engine) as session, session.begin():
             student = session.scalars(
@@ -350,6 +400,7 @@ class Gradebook:
                 student_s=graded.student_s,
                 notebook_notes=json.dumps([one_line(note, MAX_STORED_MESSAGE)
                                            for note in graded.notebook_notes]),
+                fault=one_line(fault, MAX_STORED_MESSAGE) if fault is not None else None,
             )  # fmt: skip
             session.add(run)
             session.flush()
@@ -363,16 +414,37 @@ class Gradebook:
                 ))  # fmt: skip
         return run_id
 
-    def latest_runs(self, lab: str) -> list[GradingRun]:
-        """The most recent complete run of each student for `lab` (results loaded)."""
+    def _newest_runs(self, lab: str) -> dict[str, GradingRun]:
+        """Per student, the most recent run for `lab`, grade or fault (results loaded)."""
         session = Session(self.engine, expire_on_commit=False)
         runs = session.scalars(
             select(GradingRun).join(SubmissionRow).where(SubmissionRow.lab == lab,
                                                          GradingRun.complete.is_(True))
             .order_by(GradingRun.finished_at, GradingRun.id)
         ).all()  # fmt: skip
-        latest: dict[str, GradingRun] = {}
+        newest: dict[str, GradingRun] = {}
+        graded: dict[str, GradingRun] = {}
         for run in runs:
-            latest[run.submission.student.student_id] = run
+            student = run.submission.student.student_id
+            newest[student] = run
+            if run.fault is None:
+                graded[student] = run
             _ = run.results
-        return [latest[key] for key in sorted(latest)]
+        for student, run in newest.items():
+            earlier = graded.get(student)
+            if run.fault is not None and earlier is not None and \
+                    earlier.submission_pk == run.submission_pk:
+                newest[student] = earlier  # a fault when graded again: its grade stands
+        return newest
+
+    def latest_runs(self, lab: str) -> list[GradingRun]:
+        """The most recent run of each student for `lab`, for those whose most recent run is a
+        grade (results loaded); students whose most recent run is a grader fault are in
+        `faults` instead."""
+        newest = self._newest_runs(lab)
+        return [newest[key] for key in sorted(newest) if newest[key].fault is None]
+
+    def faults(self, lab: str) -> list[GradingRun]:
+        """Students whose most recent run for `lab` is a grader fault: not graded yet."""
+        newest = self._newest_runs(lab)
+        return [newest[key] for key in sorted(newest) if newest[key].fault is not None]

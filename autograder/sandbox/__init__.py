@@ -1,34 +1,49 @@
 """Run student code in a separate, confined process: the trusted side of the sandbox.
 
-`Sandbox` starts `autograder.sandbox.worker` (a fork server that has already imported NumPy, torch,
-IPython and matplotlib) under Linux bubblewrap when `bwrap` works here:
+`Sandbox` starts `autograder.sandbox.worker` (a fork server that has already imported NumPy,
+torch, IPython, matplotlib and the lab's own imports) under Linux bubblewrap when `bwrap` works
+here (`bwrap_works`):
 
 - its own pid, network (none), IPC and UTS namespaces, dying with the grader;
 - a read-only view of the system (/usr, /etc), the Python installation and the virtual
   environment, plus the `autograder` and `courselib` packages, and nothing else of the course:
   no tests/, solutions/, source/, gradebook, or other submissions (the notebook's code is sent
   over a socket; the files never enter);
-- a private, size-bounded, writable /tmp; a scrubbed environment; an unprivileged uid leased for
-  this sandbox alone (see `lease_sandbox_uid`), so RLIMIT_NPROC holds and nothing else runs as it.
+- a scrubbed environment, and only the capabilities the server needs to confine its children
+  (`confine.SERVER_CAPABILITIES`); an unprivileged uid leased for this sandbox alone (see
+  `lease_sandbox_uid`) for the children, so RLIMIT_NPROC holds and nothing else runs as it.
 
-What is isolated per submission (nothing crosses from one submission to the next):
+What is reset per submission, and by whom (nothing crosses from one submission to the next):
 
-- **Channel.** Each submission talks to the grader over a socket pair made for it alone: the
-  grader passes one end to the server with the "start" frame (SCM_RIGHTS); the forked child keeps
-  only that descriptor (every other one, the server's control socket included, is closed before
-  any student code runs), and the server closes its copy. A child therefore cannot read or write
-  the server's control socket or another submission's messages. The server is non-dumpable, so a
-  child (same uid) cannot ptrace it or open /proc/<server>/fd or /mem; sockets cannot be reopened
-  through /proc anyway. The server itself never runs student code and never reads its channel.
-- **Files.** Each child works in a fresh folder with a random name (mode 0700) holding its
-  working folder, TMPDIR, HOME and matplotlib config. After the child, the server kills what it
-  left running and empties the sandbox's private /tmp (without bubblewrap: its scratch folder, and
-  what the sandbox uid owns in /tmp, /var/tmp and /dev/shm) and removes its System V IPC objects,
-  so the next submission starts with an empty /tmp (the tmpfs is emptied, not carried over).
+- **Under bubblewrap, by the kernel.** Each submission's child runs in namespaces of its own
+  (pid, mount, IPC, UTS, network), with a fresh size-bounded tmpfs on /tmp and /dev/shm and a
+  /proc that shows only its own processes (`worker.Namespaces`). When its process ends, the
+  namespace's init ends, and the kernel kills every other process of the namespace and frees its
+  files and IPC objects: nothing the child did to permissions, owners or ids (a folder locked
+  0500, a full /tmp, a segment given to another owner, a daemon) survives it. Its parent is that
+  init, which it cannot signal; the server is in another pid namespace.
+- **With the limits only, by root.** A root grader's server stays root and runs each child as
+  the leased uid, in a folder of its own that the server made (`worker.SharedMachine`); after it,
+  the server kills every process of the uid until none is left (`kill(-1)` as the uid, repeated)
+  and removes, as root, what the uid left in the machine's shared folders (/tmp, /var/tmp,
+  /dev/shm, /run/lock, /dev/mqueue and the world-writable folders inside them) and its System V
+  IPC objects, by owner and by creator (`cleanup`). Where the Python installation is root's
+  alone, the sandbox runs from a copy every uid can read (`readable_python`): no child ever holds
+  a capability that reads the host's files.
+- **In both**, the child has no capability left, cannot gain one (no_new_privs: setuid programs
+  included), and the kernel's keyring calls are refused (`confine.deny_keyrings`: a key outlives
+  every process of its uid). After each child the server checks that the state is clean (no
+  process of the submission, no key added, no file or IPC object of the uid left) and says so in
+  its report; a sandbox that is not clean is replaced (`read_exit`), never reused.
+- **Each submission's channel.** Each submission talks to the grader over a socket pair made for
+  it alone: the grader passes one end to the server with the "start" frame (SCM_RIGHTS); the
+  child keeps only that descriptor (every other one, the server's control socket included, is
+  closed before any student code runs), and the server closes its copy. The server is
+  non-dumpable and never reads a child's messages; it never runs student code.
 - **Memory and processes.** Each submission runs in a fresh child forked from the clean server
-  (copy-on-write: nothing an earlier child changed is visible), with its own limits on memory
-  (RLIMIT_AS; on CUDA private data plus a share of the GPU's memory), CPU time, file size and
-  processes; leftovers are killed by pid namespace (bwrap) or by the leased uid.
+  (copy-on-write: nothing an earlier child changed is visible), with hard limits (it cannot raise
+  them) on memory (RLIMIT_AS; on CUDA private data plus a share of the GPU's memory), CPU time,
+  file size and processes.
 - **Protocol.** Every frame from the sandbox is hostile until validated: its size is checked from
   its header against the lab's `max_reply_mb`, its item count before it is parsed, its fields
   against a schema, its request id against the request. Anything unexpected (an undecodable or
@@ -36,17 +51,24 @@ What is isolated per submission (nothing crosses from one submission to the next
   malformed report or exit status) kills the whole sandbox and fails the current test as
   `crashed`; the next test starts a fresh sandbox. A stale message is never read as an answer.
 
+What each mode does not isolate: with the limits only, the child shares the machine's network
+and can read every file that any uid may read (keep a course folder's parents at mode 0700), and
+without root (one uid for all) it can also signal the server and the grader's other processes of
+that uid, and what it leaves in the machine's shared folders and IPC objects is not removed
+(only its own folder, and its processes through the server's subtree). Reports say which mode
+graded each submission.
+
 Time limits count CPU time, so a busy machine does not change a verdict: each cell has
 `cell_timeout_s` of CPU time, the notebook `notebook_timeout_s`, each test `test_timeout_s` (all
-its calls together), enforced inside the child (ITIMER_PROF, then RLIMIT_CPU for code stuck in C).
-Wall time is only a backstop against code that sleeps: `wall_factor` times each limit, enforced
-by the grader, which then kills the sandbox.
+its calls together), enforced inside the child (ITIMER_PROF, then RLIMIT_CPU for code stuck in C)
+and again by the grader from outside (`monitor`: the kernel's own accounting of the submission's
+processes, read every half second while it waits; a child that switches off its own timers
+still meets them). The backstop against code that sleeps counts only the time in which the
+submission neither ran nor waited to run: `wall_factor` times each limit.
 
-Without bwrap the same worker runs with the limits only (`isolation()` says which; reports and the
-summary say so): no filesystem or network isolation, but a root grader still drops the worker to
-a leased uid of its own (keeping only the right to read where the Python installation is root's
-alone), so RLIMIT_NPROC holds, writes go only where any uid may, and the server kills every
-process of that uid after each submission.
+Faults: a child says "begun" before any student code runs. A child that ends before that, or a
+server whose own test child (its canary) fails, is the grader's failure (`SandboxUnavailable`,
+an `autograder.core.errors.GraderFault`): never a student's grade.
 
 Crash policy: a test that crashes the sandbox or runs out of time fails ("crashed" /
 "timeout"); the next test runs in a fresh sandbox that executes the notebook again, up to
@@ -77,14 +99,24 @@ from pathlib import Path
 from typing import Any
 
 from autograder.core.config import Lab
-from autograder.core.errors import UserError
+from autograder.core.errors import GraderFault, UserError
 from autograder.core.notebook import MODULE_NAME
+from autograder.core.processes import descendants, parents
 from autograder.sandbox import boundary, test_cells
-from autograder.sandbox.worker import processes_of, remove_files_of, status_fields, wait_until_gone
+from autograder.sandbox.cleanup import (
+    kill_until_gone,
+    processes_of,
+    remove_files_of,
+    remove_tree,
+    status_fields,
+)
+from autograder.sandbox.confine import SERVER_CAPABILITIES
+from autograder.sandbox.monitor import Window, namespace_depth, process_cpu_seconds
+from autograder.sandbox.worker import CPU_GRACE_S
 
 MAX_RESTARTS = 3
 START_TIMEOUT_S = 120.0
-EXIT_WAIT_S = 10.0  # how long a finished child's "exited" report may take (leftovers killed)
+EXIT_WAIT_S = 30.0  # how long a finished child's "exited" report may take (leftovers ended)
 TMP_BYTES = 512 * 2**20
 DEFAULT_MAX_PROCESSES = 64
 DEFAULT_MAX_OUTPUT_BYTES = 64 * 2**20
@@ -128,8 +160,11 @@ class SandboxLimit(SandboxError):
     kind = "error"
 
 
-class SandboxUnavailable(SandboxError):
-    kind = "error"
+class SandboxUnavailable(SandboxError, GraderFault):
+    """The sandbox could not start, or could not start a submission's child: the grader's fault,
+    never the student's (see `autograder.core.errors.GraderFault`)."""
+
+    kind = "fault"
 
 
 @dataclass(frozen=True)
@@ -141,7 +176,7 @@ class Limits:
     test_timeout_s: float
     max_processes: int = DEFAULT_MAX_PROCESSES
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
-    wall_factor: float = 5.0
+    wall_factor: float = 2.0
     max_reply_bytes: int = boundary.DEFAULT_MAX_REPLY_BYTES
 
     @classmethod
@@ -156,8 +191,9 @@ class Limits:
             max_reply_bytes=int(lab.max_reply_mb * 2**20),
         )
 
-    def wall_s(self, cpu_s: float) -> float:
-        """The wall-clock backstop of a limit of `cpu_s` seconds of CPU time."""
+    def idle_limit_s(self, cpu_s: float) -> float:
+        """The backstop of a limit of `cpu_s` seconds of CPU time: how long the submission may
+        spend neither running nor waiting to run (see `autograder.sandbox.monitor`)."""
         return cpu_s * self.wall_factor
 
 
@@ -189,6 +225,11 @@ def sandbox_uid_range() -> tuple[int, int]:
     if not 0 < first <= last < 2**31:
         raise SandboxUnavailable(f"${UID_RANGE_ENV}={text!r}: expected 0 < FIRST <= LAST < 2^31")
     return first, last
+
+
+def _living(pid: int) -> bool:
+    state = status_fields(pid).get("State", "")
+    return bool(state) and not state.startswith("Z")
 
 
 def _process_uids() -> set[int]:
@@ -302,6 +343,11 @@ def _bwrap_command(device: str, slot: int = 0) -> list[str]:
                "--unshare-cgroup-try", "--die-with-parent", "--new-session"]  # fmt: skip
     if os.getuid() != 0:
         command.append("--unshare-user")
+    # The server keeps what it needs to give each submission namespaces of its own and to drop
+    # it to the sandbox uid (confine.SERVER_CAPABILITIES), nothing else.
+    command.extend(["--cap-drop", "ALL"])
+    for capability in SERVER_CAPABILITIES:
+        command.extend(["--cap-add", capability])
     # The private /tmp comes first: a course or virtual environment that itself lives under /tmp
     # is then bound on top of it instead of being hidden by it.
     command.extend(["--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp"])
@@ -346,14 +392,29 @@ def _bwrap_command(device: str, slot: int = 0) -> list[str]:
     return command
 
 
+# What every submission's child does under bubblewrap (see autograder.sandbox.worker.Namespaces)
+NAMESPACE_PROBE = """
+import os
+from autograder.sandbox import confine
+confine.new_namespaces()
+child = os.fork()
+if child == 0:
+    confine.private_filesystems(2**20, 2**20)
+    confine.loopback_up()
+    os._exit(0)
+print("ok" if os.waitpid(child, 0)[1] == 0 else "no")
+"""
+
+
 @cache
 def bwrap_works() -> bool:
-    """True when bubblewrap is installed and can build our sandbox on this machine."""
+    """True when bubblewrap is installed and can build our sandbox on this machine, namespaces of
+    each submission's own included."""
     if not shutil.which("bwrap"):
         return False
     try:
         done = subprocess.run(
-            [*_bwrap_command("cpu"), sys.executable, "-I", "-c", "print('ok')"],
+            [*_bwrap_command("cpu"), sys.executable, "-I", "-c", NAMESPACE_PROBE],
             capture_output=True, timeout=60, text=True,
         )  # fmt: skip
     except (OSError, subprocess.TimeoutExpired) as error:
@@ -376,12 +437,6 @@ def isolation() -> str:
     if os.environ.get("AUTOGRADER_NO_BWRAP"):
         return "limits only"
     return "bwrap" if bwrap_works() else "limits only"
-
-
-def _others_can_read(path: str) -> bool:
-    """True when a process of another uid can reach `path` (every folder above it is o+x)."""
-    folders = [Path(path).resolve(), *Path(path).resolve().parents]
-    return all(folder.stat().st_mode & 0o001 for folder in folders if folder.exists())
 
 
 def _scrubbed_env(device: str, slot: int) -> dict[str, str]:
@@ -511,10 +566,11 @@ def valid_reply(message: Any, request_id: int) -> bool:
 
 
 def valid_exit(message: Any) -> bool:
-    """How a child ended: {"op": "exited", "signal": int | None, "code": int | None}."""
+    """How a child ended, and whether it left the sandbox clean:
+    {"op": "exited", "signal": int | None, "code": int | None, "clean": bool}."""
     return (
-        type(message) is dict and set(message) == {"op", "signal", "code"}
-        and message["op"] == "exited"
+        type(message) is dict and set(message) == {"op", "signal", "code", "clean"}
+        and message["op"] == "exited" and type(message["clean"]) is bool
         and all(message[key] is None or type(message[key]) is int for key in ("signal", "code"))
     )  # fmt: skip
 
@@ -553,23 +609,28 @@ class Sandbox:
     def launch(self) -> None:
         """Start the server without waiting for it: its imports (a few seconds) can then run
         while the grader prepares the reference (see `autograder.judging.judge.prepare`)."""
+        from autograder.sandbox.readable_python import interpreter, library_path
+
         if os.getuid() == 0 and self.lease is None:
             self.lease = lease_sandbox_uid()
         uid = self.lease.uid if self.lease else None
-        worker = [sys.executable, "-I", "-m", "autograder.sandbox.worker", str(uid or "")]
+        # With the limits only, a root grader's children run as the sandbox uid on the machine
+        # itself: they need a Python that uid can read (never a capability that reads the host).
+        python = interpreter() if self.mode != "bwrap" and uid is not None else sys.executable
+        worker = [python, "-I", "-m", "autograder.sandbox.worker", str(uid or ""),
+                  "--mode=" + ("namespaces" if self.mode == "bwrap" else "shared")]  # fmt: skip
         if self.preload:
             worker.append("--preload=" + ",".join(self.preload))
-        if self.mode == "bwrap":
-            command = [*_bwrap_command(self.device, self.slot), *worker, "--pid-namespace"]
-        elif uid is not None and not _others_can_read(sys.base_prefix):
-            command = [*worker, "--keep-read-access"]  # or the uid could not import Python
-        else:
-            command = worker
+        command = [*_bwrap_command(self.device, self.slot), *worker] if self.mode == "bwrap" \
+            else worker
         env = _scrubbed_env(self.device, self.slot)
-        if self.mode != "bwrap":  # no private /tmp: a scratch folder of its own, removed at kill
+        if library_path(python):
+            env["LD_LIBRARY_PATH"] = library_path(python)
+        if self.mode != "bwrap":
+            # No private /tmp: a scratch folder of the server's, removed at kill. A root grader's
+            # children cannot change it (root's, mode 0711); each gets a folder of its own there.
             self.scratch = tempfile.mkdtemp(prefix="autograder-sandbox-")
-            if uid is not None:
-                os.chown(self.scratch, uid, uid)
+            os.chmod(self.scratch, 0o711 if uid is not None else 0o700)
             env.update(HOME=self.scratch, TMPDIR=self.scratch)
         stderr: Any = subprocess.DEVNULL
         self.command = command
@@ -603,10 +664,15 @@ class Sandbox:
         except (TimeoutError, EOFError, boundary.BoundaryError):
             self.kill()
             raise SandboxUnavailable(self._why_not_started()) from None
+        if type(hello) is dict and hello.get("op") == "broken" and _is_text(hello.get("why"), 300):
+            self.kill()
+            raise SandboxUnavailable(f"the sandbox ({self.mode}) cannot confine a submission "
+                                     f"here: {hello['why']}")  # fmt: skip
         if not (type(hello) is dict and hello.get("op") == "hello"):
             self.kill()
             raise SandboxUnavailable("the sandbox sent a malformed greeting")
         self.ready = True
+        self.depth = namespace_depth(self.process.pid) if self.process else 0
 
     def _why_not_started(self) -> str:
         if not self.debug_log:
@@ -629,20 +695,19 @@ class Sandbox:
             self.session.end("the sandbox was stopped")
         if self.process is None:
             return
+        # Everything below the server first (with the limits only, a submission's child has a
+        # process group of its own; under bubblewrap the pid namespace goes with its init).
+        below = descendants(self.process.pid)
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        kill_until_gone(lambda: [pid for pid in below if _living(pid)])
         if self.mode != "bwrap" and self.uid != os.getuid():
-            # no pid namespace to take them down: a submission's child has a process group of
-            # its own, but not a uid of its own (the leased uid runs nothing but this sandbox)
-            for pid in processes_of(self.uid):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-            # and what they left in the machine's shared folders (a stopped server cannot)
-            wait_until_gone(self.uid)
+            # no pid namespace to take them down: kill every process of the leased uid (it runs
+            # nothing but this sandbox's children) until none is left, and remove, as root, what
+            # they left in the machine's shared folders (a stopped server cannot)
+            kill_until_gone(lambda: processes_of(self.uid, living_only=True))
             remove_files_of(self.uid, spare=self.scratch)
         if self.control is not None:
             self.control.close()
@@ -651,7 +716,7 @@ class Sandbox:
         self.process = None
         self.ready = False
         if self.scratch:
-            shutil.rmtree(self.scratch, ignore_errors=True)
+            remove_tree(self.scratch)
             self.scratch = None
 
     def close(self) -> None:
@@ -661,7 +726,9 @@ class Sandbox:
             self.lease = None
 
     def read_exit(self) -> dict:
-        """The server's report on the child that just ended; anything else ends the sandbox."""
+        """The server's report on the child that just ended; anything else ends the sandbox, and
+        so does a report that the child left something behind (the sandbox is replaced, never
+        reused)."""
         assert self.control is not None
         try:
             message = boundary.read_message(self.control.fileno(),
@@ -671,7 +738,34 @@ class Sandbox:
         if not valid_exit(message):
             self.kill()
             raise SandboxCrashed("the sandbox stopped: its process ended")
+        if not message["clean"]:
+            self.kill()
         return message
+
+    # -- the current submission's processes, as this (trusted) side sees them
+
+    def submission_processes(self) -> list[int]:
+        """The processes of the submission the sandbox is running: below the server, and under
+        bubblewrap in the submission's own pid namespace."""
+        if self.process is None:
+            return []
+        below = descendants(self.process.pid, parents(living_only=False))
+        if self.mode != "bwrap":
+            return below
+        return [pid for pid in below if namespace_depth(pid) >= self.depth + 2]
+
+    def submission_main(self) -> int | None:
+        """The submission's own process (the one that serves the judge's calls)."""
+        if self.process is None:
+            return None
+        if self.mode != "bwrap":
+            table = parents()
+            children = [pid for pid, parent in table.items() if parent == self.process.pid]
+            return min(children) if len(children) == 1 else None
+        for pid in self.submission_processes():  # pid 2 of its namespace (its init is pid 1)
+            if status_fields(pid).get("NSpid", "").split()[-1:] == ["2"]:
+                return pid
+        return None
 
     # -- submissions
     def open(
@@ -697,11 +791,10 @@ class Sandbox:
             except OSError:
                 ours.close()
                 self.kill()
-                raise SandboxCrashed("the sandbox stopped: its control socket closed") from None
+                raise SandboxUnavailable("the sandbox stopped: its control socket closed") from None
         ours.setblocking(False)
         session = Session(self, ours, limits)
         self.session = session
-        deadline = time.monotonic() + limits.wall_s(limits.notebook_timeout_s)
         session.send({
             "op": "start", "notebook": notebook, "skip_tags": list(skip_tags), "seed": seed,
             "device": self.device,
@@ -711,10 +804,10 @@ class Sandbox:
                        "wall_factor": limits.wall_factor,
                        "max_output_bytes": limits.max_output_bytes,
                        "max_processes": max_processes},
-        }, deadline)  # fmt: skip
-        ready = session.receive(deadline, f"the notebook ran past its time limit "
-                                          f"({limits.wall_s(limits.notebook_timeout_s):g} s of "
-                                          "wall-clock time)")  # fmt: skip
+        }, time.monotonic() + START_TIMEOUT_S)  # fmt: skip
+        session.await_begun()
+        ready = session.receive(session.window(limits.notebook_timeout_s), "the notebook",
+                                limits.notebook_timeout_s)  # fmt: skip
         if not valid_ready(ready):
             session.fail("the sandbox sent a malformed report of the notebook run")
         session.report = ready
@@ -734,6 +827,7 @@ class Session:
         self.report: dict[str, Any] = {}
         self.student_seconds = 0.0
         self.last_id = 0
+        self.main_pid: int | None = None
 
     def end(self, reason: str, kind: str = "crashed") -> None:
         """Mark the session over and close its channel (the child sees the end and exits)."""
@@ -758,6 +852,44 @@ class Session:
         self.end(reason, kind)
         raise (SandboxTimeout if kind == "timeout" else SandboxCrashed)(reason)
 
+    def await_begun(self) -> None:
+        """The child's word that its harness is set up, before any student code runs. A child
+        that ends (or says anything else) before it is the grader's failure: the sandbox is
+        replaced and the submission is not charged (SandboxUnavailable)."""
+        assert self.channel is not None
+        try:
+            message = boundary.read_message(self.channel.fileno(),
+                                            time.monotonic() + START_TIMEOUT_S, 256)  # fmt: skip
+        except (TimeoutError, EOFError, OSError, boundary.BoundaryError):
+            message = None
+        if message == {"op": "begun"}:
+            return
+        how = ""
+        if message is None and self.sandbox.alive():
+            try:
+                how = " (" + describe_exit(self.sandbox.read_exit(), self.limits)[1] + ")"
+            except SandboxCrashed:
+                pass
+        self.end("the sandbox could not start the submission's process")
+        self.sandbox.kill()
+        raise SandboxUnavailable(f"the sandbox could not start the submission's process{how}")
+
+    def window(self, cpu_s: float, cpu_before: float = 0.0, idle_before: float = 0.0) -> Window:
+        """The outside watch over a limit of `cpu_s` seconds of CPU time: the child's own timers
+        come first (these fire CPU_GRACE_S + 1 s later, for a child that disarmed them), and the
+        backstop allows `wall_factor` times the limit of time spent neither running nor waiting
+        to run."""
+        return Window(cpu_limit=cpu_s + CPU_GRACE_S + 1, idle_limit=self.limits.idle_limit_s(cpu_s),
+                      processes=self.sandbox.submission_processes, cpu_before=cpu_before,
+                      idle_before=idle_before)  # fmt: skip
+
+    def main_cpu_seconds(self) -> float | None:
+        """CPU time of the submission's own process so far, read by the kernel (not reported by
+        the child, which could lie)."""
+        if self.main_pid is None:
+            self.main_pid = self.sandbox.submission_main()
+        return process_cpu_seconds(self.main_pid) if self.main_pid else None
+
     def send(self, message: dict, deadline: float) -> None:
         assert self.channel is not None
         try:
@@ -767,19 +899,29 @@ class Session:
         except OSError:  # the child is gone (EPIPE, ECONNRESET)
             self._child_ended()
 
-    def receive(self, deadline: float, what: str) -> Any:
+    def receive(self, window: Window | None, what: str, cpu_s: float) -> Any:
+        """The next message; `window` (a limit of `cpu_s` s of CPU time for `what`) is checked
+        every POLL_S while waiting, and ends the sandbox when passed."""
         assert self.channel is not None
+
+        def watch() -> None:
+            passed = window.check() if window is not None else None
+            if passed == "cpu":
+                self.fail(f"{what} ran past its time limit of {cpu_s:g} s of CPU time",
+                          "timeout")  # fmt: skip
+            elif passed == "idle":
+                self.fail(f"{what} ran past its time limit ({window.idle_limit:g} s without "
+                          f"running, for {cpu_s:g} s of CPU time)", "timeout")  # fmt: skip
+
         try:
-            return boundary.read_message(self.channel.fileno(), deadline,
-                                         self.limits.max_reply_bytes)  # fmt: skip
-        except TimeoutError:
-            self.fail(what, "timeout")
+            return boundary.read_message(self.channel.fileno(), None,
+                                         self.limits.max_reply_bytes, watch)  # fmt: skip
         except (EOFError, ConnectionResetError):
             self._child_ended()
         except boundary.BoundaryError as error:
             self.fail(f"the sandbox sent a garbled answer ({error})")
 
-    def request(self, message: dict, deadline: float, cpu_left: float) -> dict:
+    def request(self, message: dict, window: Window, cpu_left: float) -> dict:
         """Send a request with the CPU time left to its test; its validated reply."""
         if self.dead:
             raise (SandboxTimeout if self.dead_kind == "timeout" else SandboxCrashed)(self.dead)
@@ -793,10 +935,9 @@ class Session:
                 self._child_ended()  # it ended between requests
             self.fail("the sandbox sent a message nobody asked for")
         self.last_id += 1
-        self.send({**message, "id": self.last_id, "cpu_left": max(cpu_left, 0.01)}, deadline)
-        reply = self.receive(deadline, f"the test ran past its time limit "
-                                       f"({self.limits.wall_s(self.limits.test_timeout_s):g} s of "
-                                       "wall-clock time)")  # fmt: skip
+        self.send({**message, "id": self.last_id, "cpu_left": max(cpu_left, 0.01)},
+                  time.monotonic() + START_TIMEOUT_S)  # fmt: skip
+        reply = self.receive(window, "the test", self.limits.test_timeout_s)
         if not valid_reply(reply, self.last_id):
             self.fail("the sandbox sent a malformed answer")
         self.student_seconds += reply["seconds"]

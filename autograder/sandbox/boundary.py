@@ -27,6 +27,7 @@ import os
 import select
 import struct
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -60,17 +61,26 @@ def frame(message: Any) -> bytes:
     return HEADER.pack(len(data)) + data
 
 
-def _wait(fd: int, deadline: float | None, writing: bool = False) -> None:
-    if deadline is None:
-        return
-    wait = deadline - time.monotonic()
-    if wait <= 0:
-        raise TimeoutError
-    watched = [fd]
-    readable, writable, _ = select.select([] if writing else watched, watched if writing else [],
-                                          [], wait)  # fmt: skip
-    if not (writable if writing else readable):
-        raise TimeoutError
+def _wait(fd: int, deadline: float | None, writing: bool = False,
+          watch: Callable[[], None] | None = None, poll_s: float = 0.5) -> None:  # fmt: skip
+    """Wait until `fd` can be read (or written); past `deadline` a TimeoutError. `watch` is
+    called every `poll_s` while waiting (the grader's limits: it raises to stop waiting)."""
+    while True:
+        if deadline is None and watch is None:
+            return  # a blocking descriptor: the read itself waits
+        wait = None if deadline is None else deadline - time.monotonic()
+        if wait is not None and wait <= 0:
+            raise TimeoutError
+        timeout = poll_s if watch is not None else wait
+        if wait is not None:
+            timeout = min(timeout, wait)
+        watched = [fd]
+        readable, writable, _ = select.select([] if writing else watched,
+                                              watched if writing else [], [], timeout)  # fmt: skip
+        if writable if writing else readable:
+            return
+        if watch is not None:
+            watch()
 
 
 def write_message(fd: int, message: Any, deadline: float | None = None) -> None:
@@ -86,7 +96,8 @@ def write_message(fd: int, message: Any, deadline: float | None = None) -> None:
         view = view[written:]
 
 
-def _read_exactly(fd: int, size: int, deadline: float | None) -> bytearray:
+def _read_exactly(fd: int, size: int, deadline: float | None,
+                  watch: Callable[[], None] | None = None) -> bytearray:  # fmt: skip
     buffer = bytearray(size)
     view = memoryview(buffer)
     got = 0
@@ -96,7 +107,7 @@ def _read_exactly(fd: int, size: int, deadline: float | None) -> bytearray:
         try:
             count = os.readv(fd, [view[got:got + (1 << 20)]])
         except BlockingIOError:
-            _wait(fd, deadline)
+            _wait(fd, deadline, watch=watch)
             continue
         if not count:
             raise EOFError
@@ -123,14 +134,16 @@ def check_frame(data: bytes | bytearray, max_bytes: int) -> None:
 
 
 def read_message(fd: int, deadline: float | None = None,
-                 max_bytes: int = DEFAULT_MAX_REPLY_BYTES) -> Any:  # fmt: skip
+                 max_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+                 watch: Callable[[], None] | None = None) -> Any:  # fmt: skip
     """The next message; TimeoutError past `deadline`, EOFError when the peer closed its end
     (also in the middle of a frame), BoundaryError for a frame over `max_bytes` (known from its
-    header, before reading it), with too many items, or that is not JSON."""
-    (size,) = HEADER.unpack(_read_exactly(fd, HEADER.size, deadline))
+    header, before reading it), with too many items, or that is not JSON. `watch` is called
+    every half second while waiting (see `_wait`)."""
+    (size,) = HEADER.unpack(_read_exactly(fd, HEADER.size, deadline, watch))
     if size > max_bytes:
         raise BoundaryError(f"a message of {size} bytes is over the limit of {max_bytes}")
-    data = _read_exactly(fd, size, deadline)
+    data = _read_exactly(fd, size, deadline, watch)
     check_frame(data, max_bytes)
     try:
         return json.loads(data)

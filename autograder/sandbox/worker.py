@@ -1,25 +1,36 @@
 """The code that runs inside the sandbox: a fork server for submissions.
 
-Started once per grading worker (`python -I -m autograder.sandbox.worker`), the server drops to an
-unprivileged uid, makes itself non-dumpable (so no process of that uid can ptrace it or open its
-/proc files), imports NumPy, torch, IPython and matplotlib once, and then, for each submission:
+Started once per grading worker (`python -I -m autograder.sandbox.worker`), the server imports
+NumPy, torch, IPython, matplotlib and the lab's own imports once, proves that it can start a
+confined child (a canary: the sandbox never blames a student for a child it could not start),
+says hello, and then, for each submission:
 
 1. receives a "start" frame on its control socket (its stdin) carrying, as an SCM_RIGHTS
    descriptor, one end of a socket pair the grader made for this submission alone: the
    submission's own channel;
-2. makes a fresh private folder for it (random name, mode 0700) and forks a child, which closes
-   every descriptor but that channel (the control socket included) and runs there;
-3. when the child is gone: kills whatever it left running, removes every file it could have left
-   (the scratch folder, /tmp, /dev/shm, System V IPC objects) and reports on the control socket
-   how the child ended ("exited").
+2. starts the submission's child, confined as the sandbox's mode allows (`Namespaces` under
+   bubblewrap, `SharedMachine` with the limits only); the child drops to the sandbox's uid, keeps
+   only its channel, sends "begun" once its harness is set up (before any student code), runs the
+   notebook and serves the judge's calls;
+3. when the child is gone, makes sure nothing of it survives, as the trusted side: under
+   bubblewrap the submission's namespaces are gone with it (the kernel ends every process of its
+   pid namespace and frees its /tmp, /dev/shm and IPC objects); with the limits only it kills
+   every process of the sandbox uid until none is left and removes, as root, what that uid left
+   in the machine's shared folders and its System V IPC objects (by owner and by creator). Then
+   it checks that the state is clean, and reports on the control socket how the child ended and
+   whether it is ("exited"); a sandbox that is not clean is replaced by the grader, never reused.
 
-The server never runs student code and never reads what a child writes: only the grader does, on
-the child's own channel. The child sets its limits, seeds every generator, runs the notebook with
-`autograder.sandbox.execute.run_notebook` (each cell under a CPU-time limit with a wall-clock
-backstop) and serves the judge's calls (get a name, call, get or set an attribute), each under the
-CPU time left to the current test, and runs the test cells of labs imported from nbgrader or Otter
-in the notebook's namespace (`autograder.sandbox.test_cells`), until the grader closes the
-channel.
+The server keeps the privileges it needs for that (root, or capabilities inside bubblewrap's user
+namespace) and never runs student code; it is non-dumpable, and its children cannot signal it:
+under bubblewrap they live in a pid namespace of their own, with the limits only they run as
+another uid (with a root grader). It never reads what a child writes: only the grader does, on
+the child's own channel. The child sets its limits (hard limits it cannot raise), seeds every
+generator, runs the notebook with `autograder.sandbox.execute.run_notebook` (each cell under a
+CPU-time limit, and a backstop on the time it spends neither running nor waiting to run) and
+serves the judge's calls, each under the CPU time left to the current test (and runs the test
+cells of labs imported from nbgrader or Otter in the notebook's namespace:
+`autograder.sandbox.test_cells`), until the grader closes the channel. The grader enforces the same limits again from outside (see
+`autograder.sandbox.monitor`): a child that disarms its own timers still meets them.
 
 Protocol: length-prefixed JSON (see `autograder.sandbox.boundary`); the student's own stdout and
 stderr go to /dev/null or the bounded buffer of `run_notebook`, never to a protocol socket.
@@ -27,28 +38,32 @@ stderr go to /dev/null or the bounded buffer of `run_notebook`, never to a proto
 
 from __future__ import annotations
 
-import ctypes
 import json
 import math
 import os
 import resource
-import shutil
 import signal
 import socket
+import struct
 import sys
 import tempfile
 import time
 import traceback
-from functools import cache
+from collections.abc import Callable
 from typing import Any
 
-PR_SET_PDEATHSIG = 1
-PR_SET_DUMPABLE = 4
-PR_SET_KEEPCAPS = 8
-PR_SET_NO_NEW_PRIVS = 38
-CAP_DAC_READ_SEARCH = 2
-LINUX_CAPABILITY_VERSION_3 = 0x20080522
-IPC_RMID = 0
+from autograder.core.processes import descendants
+from autograder.sandbox import confine
+from autograder.sandbox.cleanup import (
+    end_processes_of,
+    key_count,
+    kill_until_gone,
+    leftovers,
+    reap,
+    remove_files_of,
+    remove_tree,
+)
+from autograder.sandbox.monitor import Window
 
 # How a child ends when a limit it enforces itself is passed (the grader reads these codes).
 EXIT_HARNESS_FAILED = 70
@@ -56,199 +71,11 @@ EXIT_OUT_OF_MEMORY = 71
 EXIT_NOTEBOOK_TIME = 72  # the notebook's cells used more CPU time than notebook_timeout_s
 EXIT_TEST_TIME = 73  # a test's calls used more CPU time than test_timeout_s
 CPU_GRACE_S = 2  # the kernel's own CPU limit (SIGXCPU) fires this long after ours, for C loops
+IDLE_TICK_S = 1.0  # how often a cell's sleeping time is looked at
 CHANNEL_FD = 3
-
-
-@cache
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)
-
-
-def _drop_privileges(uid: int | None, keep_read_access: bool) -> None:
-    """Become `uid` (as root), and never gain privileges again (setuid programs included).
-
-    `keep_read_access` keeps one capability, CAP_DAC_READ_SEARCH, for a sandbox without
-    bubblewrap whose Python installation only root can read (e.g. under /root): the worker can
-    still import from it, but writes only where any unprivileged uid can, and RLIMIT_NPROC binds
-    it (it binds every uid but root's).
-    """
-    libc = _libc()
-    if uid is not None and os.getuid() == 0:
-        if keep_read_access and libc.prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_KEEPCAPS) failed")
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-        if keep_read_access:
-            header = (ctypes.c_uint32 * 2)(LINUX_CAPABILITY_VERSION_3, 0)
-            only_read = 1 << CAP_DAC_READ_SEARCH
-            # effective, permitted, inheritable for capabilities 0-31, then 32-63
-            data = (ctypes.c_uint32 * 6)(only_read, only_read, 0, 0, 0, 0)
-            if libc.capset(header, data) != 0:
-                raise OSError(ctypes.get_errno(), "capset failed")
-    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    # Non-dumpable: a child (same uid) can neither ptrace the server nor open /proc/<server>/fd.
-    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-
-
-def _die_with_parent() -> None:
-    """Without bwrap's --die-with-parent: ask the kernel for SIGKILL when the parent dies."""
-    try:
-        _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
-
-
-# ------------------------------------------------------------------ after each submission
-
-
-def _kill_leftovers() -> None:
-    """Kill every process of this pid namespace but the server and the namespace's init."""
-    me = os.getpid()
-    for _ in range(3):
-        found = False
-        for entry in os.listdir("/proc"):
-            if entry.isdigit() and int(entry) not in (1, me):
-                try:
-                    os.kill(int(entry), signal.SIGKILL)
-                    found = True
-                except (ProcessLookupError, PermissionError):
-                    pass
-        if not found:
-            return
-        _reap()
-        time.sleep(0.01)
-
-
-def _reap() -> None:
-    try:
-        while os.waitpid(-1, os.WNOHANG)[0]:
-            pass
-    except ChildProcessError:
-        pass
-
-
-def status_fields(pid: int) -> dict[str, str]:
-    """The fields of /proc/<pid>/status ({} when the process is gone)."""
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            return dict(line.rstrip("\n").split(":\t", 1) for line in status if ":\t" in line)
-    except OSError:
-        return {}
-
-
-def processes_of(uid: int, living_only: bool = False) -> list[int]:
-    """Pids whose real uid is `uid` (read from /proc/<pid>/status: a non-dumpable process's
-    /proc folder belongs to root, whatever its uid); `living_only` leaves zombies out."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            fields = status_fields(int(entry))
-            if fields.get("Uid", "").split("\t")[:1] == [str(uid)]:
-                if not (living_only and fields.get("State", "").startswith("Z")):
-                    found.append(int(entry))
-    return found
-
-
-def wait_until_gone(uid: int, spare: int | None = None, timeout_s: float = 5.0) -> None:
-    """Wait for killed processes of `uid` (but `spare`) to be dead: until then one could still
-    finish a write it had begun."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not [pid for pid in processes_of(uid, living_only=True) if pid != spare]:
-            return
-        _reap()
-        time.sleep(0.01)
-
-
-def _end_leftovers(child: int, own_pid_namespace: bool, own_uid: bool) -> None:
-    """Kill whatever the finished `child` left running, as widely as this sandbox allows."""
-    if own_pid_namespace:
-        _kill_leftovers()
-        return
-    # with a uid of our own (leased by the grader for this sandbox alone), kill(-1) reaches every
-    # process of it (also one that left the child's process group with setsid) and nothing else;
-    # otherwise the child's process group
-    try:
-        os.kill(-1 if own_uid else -child, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    _reap()
-    if own_uid:
-        wait_until_gone(os.getuid(), spare=os.getpid())
-
-
-IPC_TABLES = {"shm": "shmid", "sem": "semid", "msg": "msqid"}  # /proc/sysvipc/<kind>: id column
-
-
-def _remove_ipc_objects(uid: int) -> None:
-    """System V shared memory, semaphores and message queues outlive processes: remove `uid`'s."""
-    libc = _libc()
-    me = str(uid)
-    for kind, id_column in IPC_TABLES.items():
-        try:
-            with open(f"/proc/sysvipc/{kind}") as table:
-                header = table.readline().split()
-                rows = [dict(zip(header, line.split())) for line in table]
-        except OSError:
-            continue
-        for row in rows:
-            if row.get("uid") != me or not row.get(id_column, "").isdigit():
-                continue
-            ident = int(row[id_column])
-            if kind == "shm":
-                libc.shmctl(ident, IPC_RMID, None)
-            elif kind == "sem":
-                libc.semctl(ident, 0, IPC_RMID)
-            else:
-                libc.msgctl(ident, IPC_RMID, None)
-
-
-def _remove(path: str) -> None:
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
-
-
-def remove_files_of(uid: int, spare: str | None = None) -> None:
-    """Remove what `uid` left in the machine's shared /tmp, /var/tmp and /dev/shm (but `spare`),
-    and its System V IPC objects: for a uid leased to one sandbox, all of it is that sandbox's."""
-    for shared in ("/tmp", "/var/tmp", "/dev/shm"):
-        try:
-            names = os.listdir(shared)
-        except OSError:
-            continue
-        for name in names:
-            path = os.path.join(shared, name)
-            if spare and os.path.realpath(path) == os.path.realpath(spare):
-                continue
-            try:
-                if os.lstat(path).st_uid == uid:
-                    _remove(path)
-            except OSError:
-                pass
-    _remove_ipc_objects(uid)
-
-
-def _clear_scratch(scratch: str, own_uid: bool, keep: frozenset[str] = frozenset()) -> None:
-    """Remove every file a submission could have left for the next one.
-
-    `scratch` (the private /tmp under bubblewrap, the grader's private folder without) is emptied
-    whole but for `keep` (what bubblewrap put there: read-only binds of a course under /tmp). The
-    machine's /tmp, /var/tmp and /dev/shm are shared without bubblewrap: there only what this uid
-    owns goes, and only when the uid is this sandbox's own.
-    """
-    for name in os.listdir(scratch):
-        if name not in keep:
-            _remove(os.path.join(scratch, name))
-    if own_uid:
-        remove_files_of(os.getuid(), spare=scratch)
-    else:
-        _remove_ipc_objects(os.getuid())  # private to a bwrap sandbox (its own IPC namespace)
+TMP_BYTES = 512 * 2**20  # each submission's /tmp (a tmpfs of its own under bubblewrap)
+SHM_BYTES = 64 * 2**20  # and its /dev/shm
+MODES = ("namespaces", "shared")  # under bubblewrap; limits only (the machine is shared)
 
 
 # ------------------------------------------------------------------ the submission's child
@@ -306,44 +133,54 @@ def _bound_gpu_memory(memory_mb: int) -> None:
 
 
 class CpuLimit:
-    """Kernel and interpreter limits on the CPU time of what runs next.
+    """Kernel and interpreter limits on the CPU time of what runs next, and a backstop on the
+    time it spends asleep.
 
     The interpreter's limit (ITIMER_PROF, SIGPROF) ends Python code exactly at `seconds`; the
     kernel's (RLIMIT_CPU soft limit, SIGXCPU) follows CPU_GRACE_S later for code that stays in C.
-    `wall_s` adds a wall-clock backstop (ITIMER_REAL) against code that sleeps. Only CPU time
-    counts otherwise, so a busy machine does not change a verdict. A signal that arrives after
-    `disarm()` (or for a limit that is not armed) does nothing: nothing pending can fire later.
+    With `idle_s`, a tick every IDLE_TICK_S (ITIMER_REAL) reads how long this process and its
+    children neither ran nor waited to run (`autograder.sandbox.monitor.Window`) and ends the
+    code once that passes `idle_s`: a busy machine makes code wait, not sleep, so only CPU time
+    decides a verdict. A signal that arrives after `disarm()` (or for a limit that is not armed)
+    does nothing: nothing pending can fire later. The grader enforces the same limits from
+    outside, so disarming these only changes which message the student reads.
     """
 
     def __init__(self, hard_cpu_s: int):
         self.hard_cpu_s = hard_cpu_s
         self.armed: tuple[str, float, float] | None = None
+        self.idle: Window | None = None
         self.on_expiry = self._raise_cell_timeout
         signal.signal(signal.SIGPROF, self._expired)
         signal.signal(signal.SIGALRM, self._expired)
 
-    def arm(self, what: str, seconds: float, wall_s: float | None) -> None:
-        self.armed = (what, seconds, wall_s or 0.0)
+    def arm(self, what: str, seconds: float, idle_s: float | None) -> None:
+        self.armed = (what, seconds, idle_s or 0.0)
         soft = math.ceil(_cpu_seconds() + seconds) + CPU_GRACE_S
         _limit(resource.RLIMIT_CPU, min(soft, self.hard_cpu_s), self.hard_cpu_s)
         signal.setitimer(signal.ITIMER_PROF, max(seconds, 0.001))
-        if wall_s:
-            signal.setitimer(signal.ITIMER_REAL, wall_s)
+        if idle_s:
+            self.idle = Window(math.inf, idle_s, _own_processes)
+            signal.setitimer(signal.ITIMER_REAL, IDLE_TICK_S, IDLE_TICK_S)
 
     def disarm(self) -> None:
         self.armed = None
+        self.idle = None
         signal.setitimer(signal.ITIMER_PROF, 0)
         signal.setitimer(signal.ITIMER_REAL, 0)
 
     def _expired(self, signum: int, frame: Any) -> None:
         if self.armed is None:
             return
-        what, seconds, wall_s = self.armed
-        self.disarm()
+        what, seconds, idle_s = self.armed
         if signum == signal.SIGALRM:
-            self.on_expiry(f"{what} ran past its time limit ({wall_s:g} s of wall-clock time, "
+            if self.idle is None or self.idle.check() != "idle":
+                return
+            self.disarm()
+            self.on_expiry(f"{what} ran past its time limit ({idle_s:g} s without running, "
                            f"for {seconds:g} s of CPU time)")  # fmt: skip
         else:
+            self.disarm()
             self.on_expiry(f"{what} ran past its time limit of {seconds:g} s of CPU time")
 
     @staticmethod
@@ -351,8 +188,14 @@ class CpuLimit:
         raise CellTimeout(message)
 
 
+def _own_processes() -> list[int]:
+    """This process and every process below it."""
+    return [os.getpid(), *descendants(os.getpid())]
+
+
 def _enter_private_folder(folder: str, fontlist: dict[str, bytes]) -> None:
     """Work, temporary files, HOME and matplotlib's config all inside the submission's folder."""
+    os.chmod(folder, 0o700)
     for part in ("work", "tmp", "mpl"):
         os.mkdir(os.path.join(folder, part), 0o700)
     for name, data in fontlist.items():  # matplotlib's font cache, so it is not rebuilt
@@ -370,19 +213,20 @@ def _enter_private_folder(folder: str, fontlist: dict[str, bytes]) -> None:
 
 
 def _serve_submission(channel: int, folder: str, fontlist: dict[str, bytes]) -> None:
-    """The forked child: limits, notebook, then calls until the grader closes the channel."""
+    """The submission's child: limits, notebook, then calls until the grader closes the channel.
+    It says "begun" once its harness is ready: a child that ends before that is the grader's
+    failure (retried), never the student's."""
     import nbformat
     import numpy as np
 
     from autograder.sandbox import boundary, execute, test_cells
     from autograder.testing import applied_context
 
-    os.setpgid(0, 0)
-    _die_with_parent()  # the server's own request is not inherited: without it a child outlives it
     request = boundary.read_message(channel, None, boundary.MAX_REQUEST_BYTES)
     limits = request["limits"]
     device = str(request["device"])
     memory = int(limits["memory_mb"]) * 2**20
+    # hard limits (equal to the soft ones): the child cannot raise them again
     if device.startswith("cuda"):
         # CUDA reserves tens of GB of address space up front: bound private data instead
         _limit(resource.RLIMIT_DATA, _status_bytes("VmData") + memory)
@@ -397,6 +241,7 @@ def _serve_submission(channel: int, folder: str, fontlist: dict[str, bytes]) -> 
     _prepare_determinism(int(request["seed"]), device)
     if device.startswith("cuda"):
         _bound_gpu_memory(int(limits["memory_mb"]))
+    boundary.write_message(channel, {"op": "begun"})
 
     cpu = CpuLimit(hard_cpu_s)
     cell_s, wall_factor = float(limits["cell_timeout_s"]), float(limits["wall_factor"])
@@ -472,12 +317,12 @@ def _serve_submission(channel: int, folder: str, fontlist: dict[str, bytes]) -> 
                     setattr(handles.get(message["target"]), str(message["name"]), value)
                     reply = {"op": "reply", "value": None}
                 elif op == "test_cell":  # a test cell of an imported lab (sandbox.test_cells)
-                    # a test cell past its time (CPU, or the grader's wall-clock backstop, which
-                    # it sends) is interrupted, as nbgrader interrupts a cell, and the child goes
+                    # a test cell past its time (CPU, or the grader's backstop against sleeping,
+                    # which it sends) is interrupted, as nbgrader interrupts a cell; the child goes
                     # on to the next test instead of a restart that runs the notebook again; a
                     # cell that survives the interruption still meets the kernel's CPU limit
                     cpu.arm("the test", float(message["cpu_left"]),
-                            float(message.get("wall_s") or 0) or None)  # fmt: skip
+                            float(message.get("idle_s") or 0) or None)  # fmt: skip
                     cpu.on_expiry = CpuLimit._raise_cell_timeout
                     try:
                         reply = {"op": "reply",
@@ -510,10 +355,168 @@ def _serve_submission(channel: int, folder: str, fontlist: dict[str, bytes]) -> 
             })  # fmt: skip
 
 
+# ------------------------------------------------------------------ confining a child
+
+
+def _submission_process(main: Callable[[int, str], None], channel: int, folder: str,
+                        uid: int | None) -> None:  # fmt: skip
+    """The submission's own process: its channel only, the sandbox uid without privileges, no
+    keyrings; then `main` (never returns)."""
+    try:
+        if channel != CHANNEL_FD:
+            os.dup2(channel, CHANNEL_FD)
+        confine.close_all_but(CHANNEL_FD)
+        confine.drop_privileges(uid)
+        confine.deny_keyrings()
+        confine.die_with_parent()  # after the uid changed: a change of ids clears the request
+        main(CHANNEL_FD, folder)
+    except MemoryError:
+        os._exit(EXIT_OUT_OF_MEMORY)
+    except BaseException:  # noqa: BLE001 - reported as a crash through the exit code
+        if os.environ.get("AUTOGRADER_SANDBOX_DEBUG"):
+            traceback.print_exc()
+        os._exit(EXIT_HARNESS_FAILED)
+    os._exit(0)
+
+
+class Namespaces:
+    """Under bubblewrap: each submission in namespaces of its own (pid, mount, IPC, UTS,
+    network) with a fresh /tmp, /dev/shm and /proc, so that nothing it leaves survives it.
+
+    The server forks a middle process, which enters new namespaces and forks the namespace's
+    init (pid 1: it cannot be signalled from inside); the init mounts the fresh file systems,
+    makes the submission's folder and forks the submission's process. When that process ends,
+    the init reports its exact wait status on a pipe to the server and exits, and the kernel
+    kills whatever else ran in the namespace before the init is gone."""
+
+    def __init__(self, uid: int | None):
+        self.uid = uid  # None: the grader is not root (one uid; children lose every capability)
+        self.keys_at_start = key_count(self._key_owner())
+
+    def _key_owner(self) -> int:
+        return self.uid if self.uid is not None else os.getuid()
+
+    def run(self, main: Callable[[int, str], None], channel: int) -> tuple[int | None, bool]:
+        """Run `main` as a confined submission on `channel`: (its wait status, clean)."""
+        status_read, status_write = os.pipe()
+        middle = os.fork()
+        if middle == 0:
+            try:
+                confine.close_all_but(channel, status_write)
+                confine.new_namespaces()
+                init = os.fork()
+                if init == 0:
+                    self._init(main, channel, status_write)
+                os.close(channel)
+                os.close(status_write)
+                os.waitpid(init, 0)
+            finally:
+                os._exit(0)
+        os.close(status_write)
+        os.close(channel)
+        os.waitpid(middle, 0)
+        with os.fdopen(status_read, "rb") as pipe:
+            data = pipe.read(8)
+        status = struct.unpack("i", data)[0] if len(data) == 4 else None
+        return status, self._clean()
+
+    def _init(self, main: Callable[[int, str], None], channel: int, status_write: int) -> None:
+        try:
+            for number in signal.valid_signals():  # as init, ignore what the namespace sends
+                try:
+                    signal.signal(number, signal.SIG_DFL)
+                except (OSError, ValueError):
+                    pass
+            confine.private_filesystems(TMP_BYTES, SHM_BYTES)
+            confine.loopback_up()
+            folder = tempfile.mkdtemp(prefix="submission-", dir="/tmp")
+            if self.uid is not None:
+                os.chown(folder, self.uid, self.uid)
+            child = os.fork()
+            if child == 0:
+                os.close(status_write)
+                _submission_process(main, channel, folder, self.uid)
+            os.close(channel)
+            while True:
+                pid, status = os.waitpid(-1, 0)
+                if pid == child:
+                    break
+            os.write(status_write, struct.pack("i", status))
+        finally:
+            os._exit(0)
+
+    def _clean(self) -> bool:
+        """Nothing of the child is left: no process in the server's pid namespace but its init
+        and the server, no keys added for the sandbox's uid."""
+        reap()
+        me = os.getpid()
+        others = [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
+                  if pid not in (1, me)]  # fmt: skip
+        return not others and key_count(self._key_owner()) <= self.keys_at_start
+
+
+class SharedMachine:
+    """With the limits only: the child runs on the machine itself, as the sandbox's leased uid
+    (a root grader), in a folder of its own that the server made; see `autograder.sandbox.
+    cleanup` for what is ended and removed after it, and how. Without root (one uid for all),
+    what the child started is ended through the server's subtree (the server is a subreaper, so a
+    daemon cannot leave it) and its folder is removed; files it wrote in the machine's shared
+    folders and its IPC objects stay (the summary warns that such a run is not isolated)."""
+
+    def __init__(self, uid: int | None, scratch: str):
+        self.uid = uid
+        self.scratch = scratch
+        self.keys_at_start = key_count(uid if uid is not None else os.getuid())
+
+    def run(self, main: Callable[[int, str], None], channel: int) -> tuple[int | None, bool]:
+        # a submission may have closed the scratch folder (its own when the grader is not root)
+        os.makedirs(self.scratch, exist_ok=True)
+        os.chmod(self.scratch, 0o711 if self.uid is not None else 0o700)
+        folder = tempfile.mkdtemp(prefix="submission-", dir=self.scratch)
+        if self.uid is not None:
+            os.chown(folder, self.uid, self.uid)
+        child = os.fork()
+        if child == 0:
+            os.setpgid(0, 0)
+            _submission_process(main, channel, folder, self.uid)
+        os.close(channel)
+        while True:  # as a subreaper, collect the child's orphans as they end (RLIMIT_NPROC
+            pid, status = os.waitpid(-1, 0)  # counts a zombie of the sandbox uid)
+            if pid == child:
+                break
+        if self.uid is not None:
+            ended = end_processes_of(self.uid)
+            remove_files_of(self.uid, spare=self.scratch)
+        else:
+            ended = kill_until_gone(lambda: descendants(os.getpid()))
+        remove_tree(folder)
+        clean = ended and not os.path.exists(folder)
+        if self.uid is not None:
+            clean = clean and not leftovers(self.uid, spare=self.scratch)
+        clean = clean and key_count(self.uid if self.uid is not None else os.getuid()) \
+            <= self.keys_at_start
+        return status, clean
+
+
+def _canary(uid: int | None) -> Callable[[int, str], None]:
+    """A child that only proves the confinement works: it runs as the sandbox uid, has no
+    capability left and can write in its folder."""
+
+    def main(channel: int, folder: str) -> None:
+        if uid is not None and (os.getuid() != uid or os.geteuid() != uid):
+            os._exit(EXIT_HARNESS_FAILED)
+        with open(os.path.join(folder, "canary"), "w") as handle:
+            handle.write("ok")
+
+    return main
+
+
 # ------------------------------------------------------------------ the server
 
 
-def _describe_status(status: int) -> dict:
+def _describe_status(status: int | None) -> dict:
+    if status is None:  # the child's own process never started (or its report was lost)
+        return {"signal": None, "code": None}
     if os.WIFSIGNALED(status):
         return {"signal": os.WTERMSIG(status), "code": None}
     return {"signal": None, "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None}
@@ -546,9 +549,8 @@ def _read_fontlist() -> dict[str, bytes]:
     return found
 
 
-def serve(uid: int | None, own_pid_namespace: bool, keep_read_access: bool,
-          preload: list[str]) -> None:  # fmt: skip
-    _die_with_parent()
+def serve(uid: int | None, mode: str, preload: list[str]) -> None:
+    confine.die_with_parent()
     control = socket.socket(fileno=os.dup(0))  # the grader's end of a socket pair, as stdin
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
@@ -556,12 +558,12 @@ def serve(uid: int | None, own_pid_namespace: bool, keep_read_access: bool,
     if not os.environ.get("AUTOGRADER_SANDBOX_DEBUG"):
         os.dup2(null, 2)
     os.close(null)
-    _drop_privileges(uid, keep_read_access)
+    confine.make_undumpable()
+    confine.become_subreaper()
     scratch = os.environ.get("TMPDIR") or "/tmp"  # the private /tmp, or the grader's folder
-    bound_at_start = frozenset(os.listdir(scratch))  # under bwrap: parents of read-only binds
     fontlist = _read_fontlist()
-    # The server's own HOME and matplotlib config, for its imports only: removed with the first
-    # submission's files (children get folders of their own, see _enter_private_folder).
+    # The server's own HOME and matplotlib config, for its imports only (children get folders
+    # of their own, see _enter_private_folder).
     own = tempfile.mkdtemp(prefix="server-", dir=scratch)
     for name, data in fontlist.items():
         with open(os.path.join(own, name), "wb") as handle:
@@ -582,35 +584,33 @@ def serve(uid: int | None, own_pid_namespace: bool, keep_read_access: bool,
 
     warm_up(preload)  # the lab's imports, paid here once rather than by every child
 
-    own_uid = uid is not None
+    isolation = Namespaces(uid) if mode == "namespaces" else SharedMachine(uid, scratch)
+    ours, theirs = socket.socketpair()
+    ours.close()
+    try:
+        status, clean = isolation.run(_canary(uid), theirs.detach())
+        problem = "" if status == 0 and clean else \
+            f"a test child ended with {_describe_status(status)} (clean: {clean})"
+    except OSError as error:
+        problem = f"a test child could not be started ({error})"
+    if problem:
+        control.sendall(boundary.frame({"op": "broken", "why": problem[:300]}))
+        os._exit(0)
     control.sendall(boundary.frame({"op": "hello", "pid": os.getpid(), "uid": os.getuid()}))
+
+    def main(channel: int, folder: str) -> None:
+        _serve_submission(channel, folder, fontlist)
+
     while True:
         channel = _receive_channel(control)
-        folder = tempfile.mkdtemp(prefix="submission-", dir=scratch)
-        child = os.fork()
-        if child == 0:
-            try:
-                control.close()
-                os.dup2(channel, CHANNEL_FD)
-                os.closerange(CHANNEL_FD + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
-                _serve_submission(CHANNEL_FD, folder, fontlist)
-            except MemoryError:
-                os._exit(EXIT_OUT_OF_MEMORY)
-            except BaseException:  # noqa: BLE001 - report as a crash through the exit code
-                if os.environ.get("AUTOGRADER_SANDBOX_DEBUG"):
-                    traceback.print_exc()
-                os._exit(EXIT_HARNESS_FAILED)
-            os._exit(0)
-        os.close(channel)
-        _, status = os.waitpid(child, 0)
-        _end_leftovers(child, own_pid_namespace, own_uid)
-        _clear_scratch(scratch, own_uid, bound_at_start)
-        control.sendall(boundary.frame({"op": "exited", **_describe_status(status)}))
+        status, clean = isolation.run(main, channel)
+        control.sendall(boundary.frame({"op": "exited", **_describe_status(status),
+                                        "clean": clean}))  # fmt: skip
 
 
 if __name__ == "__main__":
     uid_arg = sys.argv[1] if len(sys.argv) > 1 else ""
-    preload = next((arg.removeprefix("--preload=").split(",") for arg in sys.argv
-                    if arg.startswith("--preload=")), [])  # fmt: skip
-    serve(int(uid_arg) if uid_arg.isdigit() else None, "--pid-namespace" in sys.argv,
-          "--keep-read-access" in sys.argv, preload)
+    options = dict(arg[2:].split("=", 1) for arg in sys.argv[2:] if arg.startswith("--")
+                   and "=" in arg)  # fmt: skip
+    serve(int(uid_arg) if uid_arg.isdigit() else None, options.get("mode", "shared"),
+          [name for name in options.get("preload", "").split(",") if name])

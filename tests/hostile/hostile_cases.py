@@ -46,6 +46,7 @@ class Case:
     isolated_only: bool = False  # holds only under bubblewrap (limits only: files and network
     #                              are within reach, as every report of such a run says)
     victim: str | None = None  # the case graded right after it, which must keep its own grade
+    both_modes: bool = False  # graded with the limits only too (not only under bubblewrap)
 
 
 def _cell(nb: nbformat.NotebookNode, grade_id: str) -> nbformat.NotebookNode:
@@ -65,6 +66,21 @@ def sigmoid_attack(attack: str) -> Callable:
     def build(nb, path, context):
         nb = copy.deepcopy(nb)
         _cell(nb, "sigmoid").source = SIGMOID.format(trigger=TRIGGER, attack=body)
+        _write(nb, path)
+
+    return build
+
+
+def disarmed(attack: str) -> Callable:
+    """`sigmoid_attack(attack)` in a notebook whose first cell switches off the limits the child
+    enforces on itself (DISARM): only the grader's watch from outside can stop it."""
+    body = "\n".join("        " + line for line in attack.strip().splitlines())
+
+    def build(nb, path, context):
+        nb = copy.deepcopy(nb)
+        _cell(nb, "sigmoid").source = SIGMOID.format(trigger=TRIGGER, attack=body)
+        nb.cells.insert(nb.cells.index(_cell(nb, "imports")) + 1,
+                        nbformat.v4.new_code_cell(DISARM))  # fmt: skip
         _write(nb, path)
 
     return build
@@ -505,25 +521,35 @@ os._exit(0)
 HUGE_REPLY = 'return ["x" * (15 * 2**20)] * 4'
 
 
-# A flag that turns into lost points when an attack worked: sigmoid gives wrong answers.
-LEAK_CHECK = '''
+def leak_probe(names: str, seen_counts: bool) -> str:
+    """A cell that reads the files of the batch's context list `names` (and, when `seen_counts`,
+    also counts a file it merely sees, and the environment's secrets): sigmoid gives wrong
+    answers when the attack worked, so that it shows as lost points."""
+    seen = """
+    if os.path.exists(secret):
+        LEAKS.append(secret)
+if os.environ.get("AUTOGRADER_SECRET_PROBE") or any("seed_salt" in v for v in os.environ.values()):
+    LEAKS.append("environment")""" if seen_counts else ""
+    return ("""
 import os
 LEAKS = []
-for secret in {secrets!r}:
+for secret in {""" + names + """!r}:
     try:
         with open(secret, "rb") as handle:
             handle.read(10)
         LEAKS.append(secret)
     except OSError:
-        pass
-    if os.path.exists(secret):
-        LEAKS.append(secret)
-if os.environ.get("AUTOGRADER_SECRET_PROBE") or any("seed_salt" in v for v in os.environ.values()):
-    LEAKS.append("environment")
+        pass""" + seen + """
 _real_sigmoid = sigmoid
 def sigmoid(n):
     return _real_sigmoid(n) * (0.0 if LEAKS else 1.0)
-'''
+""")
+
+
+LEAK_CHECK = leak_probe("secrets", seen_counts=True)
+# Files that no other uid may read (the course's own, in a folder only root may enter, and the
+# machine's password hashes): without bubblewrap too, no child holds a capability that reads them.
+PRIVATE_READ = leak_probe("private", seen_counts=False)
 
 NETWORK = '''
 import socket
@@ -621,6 +647,161 @@ for i in range(50_000):
     warnings.warn("spam " * 20 + str(i), Spam)"""
 
 
+# 9. What survives cleanup by the sandbox uid (it empties /tmp as itself, ignoring errors): a
+#    /tmp filled up inside a folder the attacker then locks (0500), so that the next child cannot
+#    write its matplotlib cache and dies before its notebook runs; and notes left in locked
+#    folders in every place, for the `tmp_reader` victim to find.
+FILL_AND_LOCK = PLACES + """
+import signal
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+_chunk = bytes(2**20)
+for _index, _place in enumerate(_places()):
+    _locked = os.path.join(_place, "locked")
+    try:
+        os.makedirs(_locked, exist_ok=True)
+        with open(os.path.join(_locked, "note.txt"), "w") as _handle:
+            _handle.write(_MARKER)
+        _filled = 0
+        while _index == 0 and _filled < 600:  # MB: all of a private /tmp, not a shared disk
+            with open(os.path.join(_locked, f"filler-{_filled}"), "wb") as _handle:
+                for _ in range(32):
+                    _handle.write(_chunk)
+            _filled += 32
+    except OSError:
+        pass
+    try:
+        os.chmod(_locked, 0o500)
+    except OSError:
+        pass
+"""
+
+# 10. System V IPC objects outlive processes: a segment, a semaphore set and a message queue,
+#     each holding or named after the marker, readable by everyone and given to another owner
+#     (IPC_SET: cleanup by owner misses them; by creator does not). A note in the kernel's
+#     keyrings too (the uid's own keyring outlives every process of the uid).
+IPC_NOTES = """
+import ctypes, os, struct
+_libc = ctypes.CDLL(None, use_errno=True)
+_MARKER = b"PLANTED-" + b"BY-ATTACKER"
+IPC_CREAT, IPC_SET = 0o1000, 1
+class _Perm(ctypes.Structure):  # struct ipc_perm (x86_64, aarch64)
+    _fields_ = [("key", ctypes.c_int), ("uid", ctypes.c_uint), ("gid", ctypes.c_uint),
+                ("cuid", ctypes.c_uint), ("cgid", ctypes.c_uint), ("mode", ctypes.c_ushort),
+                ("pad1", ctypes.c_ushort), ("seq", ctypes.c_ushort), ("pad2", ctypes.c_ushort),
+                ("unused1", ctypes.c_ulong), ("unused2", ctypes.c_ulong)]
+class _Shmid(ctypes.Structure):
+    _fields_ = [("perm", _Perm), ("segsz", ctypes.c_size_t), ("times", ctypes.c_long * 3),
+                ("cpid", ctypes.c_int), ("lpid", ctypes.c_int), ("nattch", ctypes.c_ulong),
+                ("unused", ctypes.c_ulong * 2)]
+_libc.shmat.restype = ctypes.c_void_p
+_shm = _libc.shmget(0x5EED1, 4096, IPC_CREAT | 0o666)
+if _shm >= 0:
+    _address = _libc.shmat(_shm, None, 0)
+    if _address not in (None, ctypes.c_void_p(-1).value):
+        ctypes.memmove(_address, _MARKER, len(_MARKER))
+        _libc.shmdt(ctypes.c_void_p(_address))
+    _info = _Shmid()
+    if _libc.shmctl(_shm, 2, ctypes.byref(_info)) == 0:  # IPC_STAT
+        _info.perm.uid = 0  # given to root: an owner the sandbox uid can never be
+        _info.perm.mode = 0o666
+        _libc.shmctl(_shm, IPC_SET, ctypes.byref(_info))
+_libc.semget(0x5EED2, 1, IPC_CREAT | 0o666)
+_queue = _libc.msgget(0x5EED3, IPC_CREAT | 0o666)
+if _queue >= 0:
+    _message = struct.pack("l", 1) + _MARKER
+    _libc.msgsnd(_queue, _message, len(_MARKER), 0x800)  # IPC_NOWAIT
+_libc.syscall.restype = ctypes.c_long
+KEY_ADDED = {"x86_64": 248, "aarch64": 217}.get(os.uname().machine)
+if KEY_ADDED:
+    KEY_ADDED = _libc.syscall(KEY_ADDED, b"user", b"note", _MARKER, len(_MARKER), -4) > 0
+"""
+
+# The victim that looks for IPC objects and keys that attackers left.
+IPC_READER = """
+import ctypes, os
+_libc = ctypes.CDLL(None, use_errno=True)
+_MARKER = b"PLANTED-" + b"BY-ATTACKER"
+_libc.shmat.restype = ctypes.c_void_p
+def _ipc_leftovers():
+    found = []
+    for key in (0x5EED1, 0x5EED2, 0x5EED3):
+        if (_libc.shmget(key, 0, 0) >= 0 or _libc.semget(key, 0, 0) >= 0
+                or _libc.msgget(key, 0) >= 0):
+            found.append(hex(key))
+    try:
+        with open("/proc/keys") as keys:
+            found += [line for line in keys if "note" in line]
+    except OSError:
+        pass
+    return found
+IPC_LEFTOVERS = _ipc_leftovers()
+_clean_sigmoid = sigmoid
+def sigmoid(n):
+    return _clean_sigmoid(n) * (0.0 if IPC_LEFTOVERS else 1.0)
+"""
+
+# 11. Limits-only leftovers: a daemon that changes its pid all the time (each generation forks the
+#     next and exits, so a one-pass kill of the pids it saw finds none of them alive), leaving
+#     notes for the next submission for as long as it lives.
+PID_HOPPER = PLACES + """
+import time
+def _hop():
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if os.fork() != 0:
+                os._exit(0)
+            _leave_marker("hopper-was-here.txt")
+            time.sleep(0.005)
+    finally:
+        os._exit(0)
+if os.fork() == 0:
+    os.setsid()
+    _hop()
+"""
+
+# 12. The scratch folder that holds each submission's folder (the server's own, without
+#     bubblewrap): closed (0500), so that the server cannot make the next submission's folder.
+CLOSE_SCRATCH = """
+import os
+for _folder in (os.path.dirname(os.path.dirname(os.getcwd())), os.path.dirname(os.getcwd())):
+    try:
+        os.chmod(_folder, 0o500)
+    except OSError:
+        pass
+"""
+
+# 13. The seed the sandbox gives the generators, compared with the hidden tests' own: were they
+#     equal, a student could draw the hidden inputs before the tests do.
+SEED_PROBE = """
+import torch
+PREDICTABLE = torch.initial_seed() == {hidden_seed}
+_real_sigmoid = sigmoid
+def sigmoid(n):
+    return _real_sigmoid(n) * (0.0 if PREDICTABLE else 1.0)
+"""
+
+# 14. Limits that the child enforces on itself, switched off: its timers stopped and their
+#     signals ignored, its soft CPU limit raised to the hard one, the harness's own helpers
+#     replaced. Then an endless loop, or a sleep, in the function one hidden test calls.
+DISARM = """
+import resource, signal, sys
+for _name in ("SIGPROF", "SIGALRM", "SIGXCPU", "SIGVTALRM"):
+    signal.signal(getattr(signal, _name), signal.SIG_IGN)
+for _timer in (signal.ITIMER_PROF, signal.ITIMER_REAL, signal.ITIMER_VIRTUAL):
+    signal.setitimer(_timer, 0)
+_soft, _hard = resource.getrlimit(resource.RLIMIT_CPU)
+resource.setrlimit(resource.RLIMIT_CPU, (_hard, _hard))
+_main = sys.modules.get("__main__")
+for _module in (_main, sys.modules.get("autograder.sandbox.worker")):
+    if _module is not None:
+        for _helper in ("_cpu_seconds", "_limit"):
+            if hasattr(_module, _helper):
+                setattr(_module, _helper, lambda *a, **k: 0)
+_real_setitimer = signal.setitimer
+signal.setitimer = lambda *a, **k: (0.0, 0.0)
+"""
+
 def cases() -> list[Case]:
     return [
         Case("perfect", unchanged, 50),
@@ -630,7 +811,7 @@ def cases() -> list[Case]:
         Case("loop_in_cell", extra_cell("while True:\n    pass"), 50, note="time limit"),
         Case("long_sleep_in_cell", extra_cell("import time\ntime.sleep(10**6)"), 50,
              note="time limit"),
-        Case("fork_bomb", extra_cell(FORK_BOMB), 50, victim="perfect"),
+        Case("fork_bomb", extra_cell(FORK_BOMB), 50, victim="perfect", both_modes=True),
         # IPython's traceback of the failed cell may keep the memory (as in Jupyter): tests
         # that allocate later can run out of it, and then say so.
         Case("memory_bomb_in_cell", extra_cell(MEMORY_BOMB), ANY, message="memory limit",
@@ -641,11 +822,11 @@ def cases() -> list[Case]:
              message="exit code 0"),
         Case("sys_exit_in_cell", extra_cell("import sys\nsys.exit()"), 50),
         Case("os_exit_in_function", sigmoid_attack("import os\nos._exit(0)"), 48,
-             outcome="crashed", message="exit code 0", victim="perfect"),
+             outcome="crashed", message="exit code 0", victim="perfect", both_modes=True),
         Case("sys_exit_in_function", sigmoid_attack("import sys\nsys.exit(3)"), 48,
              outcome="error", message="exit"),
         Case("kills_itself", sigmoid_attack("import os, signal\nos.kill(os.getpid(), 9)"), 48,
-             outcome="crashed", message="SIGKILL", victim="perfect"),
+             outcome="crashed", message="SIGKILL", victim="perfect", both_modes=True),
         Case("segfault", sigmoid_attack("import ctypes\nctypes.string_at(0)"), 48,
              outcome="crashed", message="segmentation fault"),
         Case("endless_loop_in_function", sigmoid_attack("while True:\n    pass"), 48,
@@ -675,7 +856,7 @@ def cases() -> list[Case]:
         Case("network_connection", extra_cell(NETWORK, after="sigmoid_check"), 50,
              isolated_only=True),
         Case("writes_outside_workdir", extra_cell(WRITES, after="sigmoid_check"), 50,
-             victim="perfect"),
+             victim="perfect", both_modes=True),
         Case("pip_install", extra_cell("!pip install requests\n%pip install numpy==1.0"), 50,
              note="not run"),
         Case("edited_visible_checks", edited_checks, 50),
@@ -693,19 +874,43 @@ def cases() -> list[Case]:
         Case("fd_hijack", sigmoid_attack(FD_HIJACK), 48, outcome="crashed", victim="perfect"),
         Case("garbled_frame_then_exit", sigmoid_attack(GARBLED_FRAME), 48, outcome="crashed",
              victim="perfect"),
-        Case("tmp_planting", extra_cell(TMP_PLANTING, raw=True), 50, victim="tmp_reader"),
+        Case("tmp_planting", extra_cell(TMP_PLANTING, raw=True), 50, victim="tmp_reader",
+             both_modes=True),
         Case("forged_ready_report", extra_cell(FORGED_READY, raw=True), 0, outcome="crashed",
              message="malformed", victim="perfect"),
         Case("deep_metadata", deep_metadata, 0, outcome="error", message="nested"),
         Case("huge_reply", sigmoid_attack(HUGE_REPLY), 48, outcome="crashed",
              message="over the limit", victim="perfect"),
-        Case("leftover_daemon", extra_cell(LEFTOVER_DAEMON, raw=True), 50, victim="tmp_reader"),
-        Case("stops_the_server", sigmoid_attack(STOP_SERVER), 48, outcome="timeout",
-             victim="perfect"),
-        Case("kills_the_server", sigmoid_attack(KILL_SERVER), 48, outcome="crashed",
-             victim="perfect"),
+        Case("leftover_daemon", extra_cell(LEFTOVER_DAEMON, raw=True), 50, victim="tmp_reader",
+             both_modes=True),
+        # Its parent may not be signalled by the sandbox uid (the namespace's init, or the root
+        # server): the attack raises PermissionError (a grader that is not root: it stops or
+        # kills its own server, and times out or crashes)
+        Case("stops_the_server", sigmoid_attack(STOP_SERVER), 48, victim="perfect",
+             both_modes=True),
+        Case("kills_the_server", sigmoid_attack(KILL_SERVER), 48, victim="perfect",
+             both_modes=True),
         Case("proc_fd_of_server", sigmoid_attack(PROC_OF_SERVER), 48, outcome="crashed",
-             victim="perfect"),
+             victim="perfect", both_modes=True),
+        # What is left behind, whatever it did to permissions, owners and ids
+        Case("ipc_reader", extra_cell(IPC_READER, after="sigmoid_check", raw=True), 50),
+        Case("fill_and_lock_tmp", extra_cell(FILL_AND_LOCK, raw=True), 50, victim="tmp_reader",
+             both_modes=True),
+        Case("given_away_ipc", extra_cell(IPC_NOTES, raw=True), 50, victim="ipc_reader",
+             both_modes=True),
+        Case("pid_hopping_daemon", extra_cell(PID_HOPPER, raw=True), 50, victim="tmp_reader",
+             both_modes=True),
+        Case("closes_the_scratch", extra_cell(CLOSE_SCRATCH, raw=True), 50, victim="perfect",
+             both_modes=True),
+        Case("reads_private_files", extra_cell(PRIVATE_READ, after="sigmoid_check"), 50,
+             both_modes=True),
+        Case("reads_the_hidden_seed", extra_cell(SEED_PROBE, after="sigmoid_check"), 50,
+             both_modes=True),
+        # Limits the child switched off for itself: the grader's watch from outside holds
+        Case("disarmed_endless_loop", disarmed("while True:\n    pass"), 48, outcome="timeout",
+             message="time limit", victim="perfect", both_modes=True),
+        Case("disarmed_sleep", disarmed("import time\ntime.sleep(10**6)"), 48,
+             outcome="timeout", message="without running", victim="perfect", both_modes=True),
     ]
 
 

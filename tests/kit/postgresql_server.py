@@ -54,10 +54,17 @@ class PostgresServer:
     def start(self) -> PostgresServer:
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync",
                   "-E", "UTF8", "--locale", "C")  # fmt: skip
-        options = f"-k {self.folder} -c listen_addresses='' -F"  # socket only; no fsync (tests)
+        self.resume()  # socket only (no TCP port); no fsync (tests)
+        return self
+
+    def pause(self) -> None:
+        """Stop the server and keep its data (a database that restarts: `resume` starts it)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
+        options = f"-k {self.folder} -c listen_addresses='' -F"
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"), "-w",
                   "-o", options, "start")  # fmt: skip
-        return self
 
     def stop(self) -> None:
         try:

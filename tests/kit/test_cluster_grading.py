@@ -4,8 +4,8 @@ processes, the real sandbox, real notebooks.
 - the cluster gives the records the local pool gives for the same Lab 1 submissions (the
   solution, the blank release, a partial and a hostile one);
 - a worker process killed by SIGKILL mid-submission loses nothing and duplicates nothing, and a
-  submission that kills two workers is recorded as crashed (through `autograder grade
-  --scheduler local:2`);
+  submission that kills two workers is recorded as a grader fault, never a grade, which the
+  next run grades again (through `autograder grade --scheduler local:2`);
 - a wrong `--scheduler` is one line;
 - a scheduler lost mid-batch stops it in one line, keeps what was graded, and a rerun resumes.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import REPO, tiny_notebook
+from course_files import REPO, tiny_notebook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -147,16 +147,16 @@ def test_dead_workers_lose_nothing_and_a_killer_is_recorded_crashed(tiny_course:
     assert marker.exists()  # frank's first worker did die
     book = Gradebook(db)
     runs = {run.submission.student.student_id: run for run in book.latest_runs("tiny")}
-    assert sorted(runs) == sorted([*INNOCENTS, "eve", "frank"])
+    assert sorted(runs) == sorted([*INNOCENTS, "frank"])
     for name in [*INNOCENTS, "frank"]:
         assert [r.outcome for r in runs[name].results] == ["passed"], name
-    (eve,) = runs["eve"].results
-    assert eve.outcome == "crashed" and "two grading workers died" in eve.message
-    assert "eve: two grading workers died" in out and "grader error 1" in out
+    (eve,) = book.faults("tiny")  # a fault, not a grade: no results, its reason kept
+    assert not eve.results and "two grading workers died" in eve.fault
+    assert "eve: two grading workers died" in out and "not graded because of the grader: 1" in out
     with Session(book.engine) as session:  # nothing graded twice
-        assert session.scalar(select(func.count()).select_from(gb.GradingRun)) == len(runs)
-    assert cli.main(command) == 0  # a rerun finds everything graded
-    assert "graded 0, skipped 6" in capsys.readouterr().out
+        assert session.scalar(select(func.count()).select_from(gb.GradingRun)) == len(runs) + 1
+    assert cli.main(command) == cli.EXIT_GRADER_FAILED  # a rerun grades eve (only) again
+    assert "graded 0, skipped 5" in capsys.readouterr().out
 
 
 def test_a_wrong_scheduler_is_one_line(tiny_course: Path, capsys):
@@ -254,6 +254,86 @@ def test_a_lost_scheduler_stops_the_batch_in_one_line_and_a_rerun_resumes(tiny_c
         command[command.index("--scheduler") + 1] = address
         assert cli.main(command) == 0
         assert "graded 1, skipped 2" in capsys.readouterr().out
+    finally:
+        for process in processes:
+            process.kill()
+            process.wait()
+
+
+def _two_lab_course(folder: Path) -> Path:
+    """A course with the tiny lab and `tiny2`, whose hidden tests share a file name (each lab's
+    `test_tiny.py`): pytest imports both under one module name."""
+    from course_files import HIDDEN_TEST, course_config
+
+    labs = ", ".join(f'{{"id": "{lab}", "title": "{lab}", "notebook": "source/{lab}/{lab}.ipynb",'
+                     f' "release": "2026-10-01T09:00", "due": "2026-10-12T23:59", "points": 2}}'
+                     for lab in ("tiny", "tiny2"))  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "course_config.py").write_text(course_config(labs=labs))
+    for lab in ("tiny", "tiny2"):
+        (folder / "source" / lab).mkdir(parents=True, exist_ok=True)
+        nbformat.write(tiny_notebook(), folder / "source" / lab / f"{lab}.ipynb")
+        (folder / "tests" / lab).mkdir(parents=True, exist_ok=True)
+        (folder / "tests" / lab / "test_tiny.py").write_text(
+            HIDDEN_TEST.replace("def test_double", f"def test_double_{lab}"))
+    (folder / "tests" / "conftest.py").write_text('pytest_plugins = ["autograder.pytest_plugin"]\n')
+    (folder / "tests" / "tiny2" / "conftest.py").write_text(BROKEN_CONFTEST)
+    if not (folder / "courselib").exists():
+        (folder / "courselib").symlink_to(REPO / "courselib")
+    (folder / "constraints.txt").write_text((REPO / "constraints.txt").read_text())
+    return folder
+
+
+# A lab's conftest.py that cannot be imported while a file `broken` lies beside it (both travel
+# to the workers in the course bundle): a pytest session that cannot run, a fault of the grader
+# on every worker. (pytest keeps what it imported: the check holds until it imports once.)
+BROKEN_CONFTEST = '''import pathlib
+if pathlib.Path(__file__).with_name("broken").exists():
+    raise RuntimeError("a conftest.py that cannot be imported")
+'''
+
+
+@pytest.mark.slow
+def test_a_standing_cluster_grades_command_after_command(tmp_path: Path, capsys):
+    """One scheduler and one worker process stay up, as on a real cluster, while commands come
+    one after the other: a lab, the same lab again with --force, another lab of the course whose
+    hidden test module has the same file name, the same lab of another course folder, and a lab
+    whose hidden tests cannot run (a grader fault on the worker: recorded as a fault, never a
+    grade, and graded by the plain rerun once mended). Every notebook gets its own grade."""
+    from distributed import Client
+
+    first, second = _two_lab_course(tmp_path / "first"), _two_lab_course(tmp_path / "second")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for name in ("ann", "bob"):
+        nbformat.write(tiny_notebook(), str(inbox / f"{name}.ipynb"))
+    nbformat.write(tiny_notebook("def double(x):\n    return x + x + 1\n"), inbox / "cy.ipynb")
+    processes: list = []
+    try:
+        address, processes = _start_cluster(tmp_path, tmp_path / "unused.pid")
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(1, timeout=60)
+
+        def grade(course: Path, lab: str, *extra: str) -> tuple[int, dict[str, list[str]]]:
+            db = f"sqlite:///{course / 'gradebook.sqlite'}"
+            code = cli.main(["--course", str(course), "grade", lab, str(inbox), "--db", db,
+                             "--scheduler", address, *extra])  # fmt: skip
+            capsys.readouterr()
+            book = Gradebook(db)
+            return code, {run.submission.student.student_id: [r.outcome for r in run.results]
+                          for run in book.latest_runs(lab)}  # fmt: skip
+
+        expected = {"ann": ["passed"], "bob": ["passed"], "cy": ["failed"]}
+        assert grade(first, "tiny") == (0, expected)
+        assert grade(first, "tiny", "--force") == (0, expected)
+        assert grade(first, "tiny2") == (0, expected)
+        assert grade(second, "tiny") == (0, expected)
+        (second / "tests" / "tiny2" / "broken").touch()  # not imported there yet
+        code, graded = grade(second, "tiny2")
+        assert code == cli.EXIT_GRADER_FAILED and graded == {}
+        assert len(Gradebook(f"sqlite:///{second / 'gradebook.sqlite'}").faults("tiny2")) == 3
+        (second / "tests" / "tiny2" / "broken").unlink()
+        assert grade(second, "tiny2") == (0, expected)  # the plain rerun repairs the faults
     finally:
         for process in processes:
             process.kill()

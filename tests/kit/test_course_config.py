@@ -1,7 +1,7 @@
 """course_config.py is validated on load, and every mistake names its field in one line."""
 
 import pytest
-from conftest import course_config
+from course_files import course_config
 
 from autograder.core.config import ConfigError, load_course
 from autograder.judging.hidden_tests import check_points

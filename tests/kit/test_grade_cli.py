@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import tiny_notebook
+from course_files import tiny_notebook
 
 from autograder.cli import main
 from autograder.intake import IntakeError, collect

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import nbformat
 import pytest
-from conftest import course_config, tiny_notebook
+from course_files import course_config, tiny_notebook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,10 +17,12 @@ from pathlib import Path
 import jsonschema
 import nbformat
 import pytest
-from conftest import REPO, course_config, tiny_notebook
+from course_files import REPO, course_config, tiny_notebook
 
+from autograder.cli import main
 from autograder.core.config import ConfigError, load_course
 from autograder.exports.gradescope import build_gradescope_zip
+from autograder.exports.gradescope_check import lay_out_as_gradescope
 
 LAB1 = "lab01_rnn_from_scratch"
 PYTHON = str(Path(sys.executable))
@@ -69,14 +72,7 @@ SUBMISSION_METADATA = {
 def unzip_as_gradescope(archive: Path, root: Path) -> Path:
     """Lay out `root` as Gradescope does: the zip in source/ (with the modes `unzip` restores),
     empty submission/ and results/, and return root."""
-    source = root / "source"
-    with zipfile.ZipFile(archive) as zipped:
-        for info in zipped.infolist():
-            path = zipped.extract(info, source)
-            os.chmod(path, (info.external_attr >> 16) & 0o777)
-    (root / "submission").mkdir()
-    (root / "results").mkdir()
-    return root
+    return lay_out_as_gradescope(archive, root)
 
 
 def run_autograder(root: Path, notebook: Path | None, name: str = f"{LAB1}.ipynb",
@@ -264,3 +260,82 @@ def test_setup_sh_installs_the_kit_into_a_fresh_virtual_environment(gradescope_r
                         str(kit / "courselib" / "__init__.py")]
     assert (gradescope_root / "source" / "course").stat().st_mode & 0o077 == 0
     assert (kit / "autograder" / "judging" / "judge.py").stat().st_mode & 0o004
+
+
+@pytest.mark.slow
+def test_a_zip_made_on_macos_is_graded_and_the_result_says_what_ran(tiny_course, tmp_path):
+    """The student zipped their folder with macOS's Archive Utility: `__MACOSX/._*` AppleDouble
+    files beside each file, and Jupyter's checkpoints inside. Gradescope unpacks it into
+    /autograder/submission."""
+    archive = build_gradescope_zip(load_course(tiny_course), "tiny", tmp_path / "dist")
+    root = unzip_as_gradescope(archive, tmp_path / "autograder")
+    solution = nbformat.writes(tiny_notebook())
+    for name, text in {"work/mywork.ipynb": solution,
+                       "__MACOSX/work/._mywork.ipynb": "\x00\x05\x16\x07 Mac OS X",
+                       "work/.ipynb_checkpoints/mywork-checkpoint.ipynb": "{}",
+                       "work/._notes.ipynb": "\x00\x05\x16\x07"}.items():  # fmt: skip
+        (root / "submission" / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / "submission" / name).write_text(text)
+    done = subprocess.run([str(root / "source" / "run_autograder")], capture_output=True,
+                          text=True, timeout=600, cwd=root,
+                          env={**os.environ, "AUTOGRADER_ROOT": str(root),
+                               "AUTOGRADER_PYTHON": PYTHON})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(results, RESULTS_SCHEMA)
+    assert results["score"] == 2
+    sandbox = results["extra_data"]["sandbox"]
+    assert sandbox in ("bwrap", "limits only")
+    assert results["extra_data"]["notebook"] == "work/mywork.ipynb"
+    mode = "bubblewrap" if sandbox == "bwrap" else "resource limits only"
+    assert f"Graded work/mywork.ipynb; sandbox: {mode}" in results["output"]
+    # Gradescope keeps stdout for instructors (results/stdout): which file, and which isolation
+    assert "run_autograder: grading work/mywork.ipynb" in done.stdout
+    assert f"run_autograder: sandbox {sandbox}; score 2" in done.stdout
+
+
+@pytest.mark.slow
+def test_export_runs_the_zip_on_the_solution_and_refuses_a_lab_over_its_memory(tiny_course,
+                                                                               capsys):  # fmt: skip
+    config = tiny_course / "course_config.py"
+    out = tiny_course / "dist"
+    code = main(["--course", str(tiny_course), "export", "gradescope", "tiny", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    checked = re.search(r"checked: run_autograder graded the solution 2/2 in \d+ s \(\d+ s of "
+                        r"CPU\), peak memory (\d+) MB, sandbox (bwrap|limits only)", printed)
+    assert checked, printed
+    peak = int(checked[1])
+    assert 50 < peak < 768 / 1.25  # a small lab fits Gradescope's default
+    assert "on Gradescope: fits its default 768 MB" in printed
+
+    # set to less than the lab needs: refused with the figure and the setting to raise
+    config.write_text(config.read_text().replace('"points": 2}',
+                                                 '"points": 2, "gradescope": {"memory_mb": 256}}'))
+    code = main(["--course", str(tiny_course), "export", "gradescope", "tiny", "--out", str(out)])
+    error = capsys.readouterr().err.strip()
+    assert code == 2 and not (out / "tiny-gradescope.zip").exists()
+    assert re.fullmatch(r"autograder: error: tiny: run_autograder peaked at \d+ MB grading the "
+                        r"solution here, too close to or over the 256 MB the lab is set to: "
+                        r"raise the assignment's memory on Gradescope \(Settings > Autograder "
+                        r"Settings\) to \d+ MB or more, and set labs\[0\]\.gradescope\."
+                        r"memory_mb = \d+ in course_config\.py", error), error
+    # raised: the export says which setting Gradescope needs
+    config.write_text(config.read_text().replace('"memory_mb": 256', '"memory_mb": 1536'))
+    code = main(["--course", str(tiny_course), "export", "gradescope", "tiny", "--out", str(out)])
+    assert code == 0
+    assert "on Gradescope: set the assignment's memory (Settings > Autograder Settings) to " \
+           "1536 MB, as labs[0].gradescope.memory_mb says" in capsys.readouterr().out  # fmt: skip
+
+
+@pytest.mark.slow
+def test_export_refuses_a_zip_that_does_not_grade_the_solution(tiny_course, capsys):
+    """A hidden test the solution fails (here: one that expects the wrong answer) makes a zip
+    that would give students wrong grades: refused, not written."""
+    test = tiny_course / "tests" / "tiny" / "test_tiny.py"
+    test.write_text(test.read_text().replace("ref.double(x)", "3 * x"))
+    code = main(["--course", str(tiny_course), "export", "gradescope", "tiny",
+                 "--out", str(tiny_course / "dist")])  # fmt: skip
+    error = capsys.readouterr().err
+    assert code == 2 and "tiny: the autograder graded the solution 0/2 here, not full marks" in error
+    assert not (tiny_course / "dist" / "tiny-gradescope.zip").exists()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import nbformat
 import pytest
-from conftest import course_config
+from course_files import course_config
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from autograder.authoring.lab_text import check_question_headings

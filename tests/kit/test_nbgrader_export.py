@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import nbformat
-from conftest import SOLUTION_CELL, tiny_notebook
+from course_files import SOLUTION_CELL, tiny_notebook
 
 from autograder.authoring.release import plan_release
 from autograder.cli import main

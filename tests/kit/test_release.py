@@ -5,7 +5,7 @@ import re
 
 import nbformat
 import pytest
-from conftest import SOLUTION_CELL, tiny_notebook
+from course_files import SOLUTION_CELL, tiny_notebook
 
 from autograder.authoring.release import ReleaseError, release_lab, stale_files
 from autograder.authoring.stubs import SourceError, stub_source

@@ -14,7 +14,7 @@ from html.parser import HTMLParser
 
 import mistune
 import pytest
-from conftest import tiny_notebook
+from course_files import tiny_notebook
 
 from autograder.cli import main
 from autograder.core.config import load_course

@@ -1,4 +1,6 @@
-"""The sandbox with real notebooks: isolation, limits, crashes, timeouts and handles."""
+"""The sandbox with real notebooks: isolation, limits, crashes, timeouts and handles.
+
+The whole module runs while both cores are kept busy (2 spinning processes per core)."""
 
 from __future__ import annotations
 
@@ -10,16 +12,18 @@ import nbformat
 import numpy as np
 import pytest
 import torch
+from cpu_load import cpu_load
 
+from autograder.core.config import load_course
 from autograder.judging import judge
 from autograder.sandbox import (
     Limits,
     Sandbox,
     SandboxCrashed,
     SandboxTimeout,
-    _process_count,
     isolation,
 )
+from autograder.sandbox.cleanup import processes_of
 from autograder.testing import strict_call
 
 REPO = Path(__file__).resolve().parents[2]
@@ -86,6 +90,12 @@ layer = torch.nn.Linear(2, 1)
 def notebook(*sources: str) -> dict:
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
     return judge.notebook_payload(nb)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def busy_machine():
+    with cpu_load(per_core=2):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -155,11 +165,13 @@ def test_fork_bombs_and_endless_cells_are_contained(sandbox):
 
 
 def settled_count(uid: int, expected: int) -> int:
-    """The processes of `uid` once killed ones are gone (reaping takes a moment)."""
+    """The living processes of `uid` once killed ones are gone (a killed process is a zombie
+    until its new parent, the machine's init, reaps it: it runs nothing meanwhile)."""
     deadline = time.monotonic() + 10
-    while _process_count(uid) > expected and time.monotonic() < deadline:
+    while len(processes_of(uid, living_only=True)) > expected and time.monotonic() < deadline:
         time.sleep(0.1)
-    return _process_count(uid)
+    living = processes_of(uid, living_only=True)
+    return len(living)
 
 
 @pytest.mark.slow
@@ -175,7 +187,7 @@ def test_without_bubblewrap_the_limits_still_hold():
         assert sub.forks(3, leave_group=True) == 3
         sub._connection.close()
         if box.uid != os.getuid():  # with a uid of its own, count what runs under it
-            assert settled_count(box.uid, 1) == 1  # the fork server alone
+            assert settled_count(box.uid, 0) == 0  # nothing: the fork server is root's
         sub = connect(box, FUNCTIONS, "import time\ndef nap():\n    time.sleep(60)")
         assert sub.forks(500) < LIMITS.max_processes
         sub._connection.begin_test(True)
@@ -211,3 +223,23 @@ def test_cuda_request_without_cuda_is_a_one_line_error():
     assert resolve_device("auto") == "cpu"
     with pytest.raises(NotebookError, match="no CUDA device"):
         resolve_device("cuda")
+
+
+@pytest.mark.slow
+def test_the_sandbox_seed_says_nothing_of_the_hidden_tests_inputs(tiny_course, tmp_path):
+    """What a student can read inside (torch.initial_seed(), NumPy's and Python's generators) is
+    drawn from the term's salt, but not from the seed of the hidden tests' `rng`."""
+    course = load_course(tiny_course)
+    notebook_path = tmp_path / "seeds.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import random, numpy as np, torch\nSEED = torch.initial_seed()\n"
+        "NUMPY = float(np.random.random())\nPYTHON = random.random()")]), notebook_path)
+    try:
+        sub = judge.RemoteNamespace(judge.connect(course, "tiny", notebook_path, "cpu"))
+        hidden = course.seed("tiny")
+        assert sub.SEED == course.sandbox_seed("tiny") != hidden
+        assert sub.NUMPY != np.random.RandomState(hidden % 2**32).random()
+        assert sub.PYTHON != __import__("random").Random(hidden).random()
+        assert course.sandbox_seed("tiny") == load_course(tiny_course).sandbox_seed("tiny")
+    finally:
+        judge.shutdown()

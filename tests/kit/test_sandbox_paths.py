@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import tiny_notebook
+from course_files import tiny_notebook
 
 from autograder.sandbox import bwrap_works
 

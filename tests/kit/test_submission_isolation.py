@@ -2,7 +2,11 @@
 
 Each test runs an attacker and then a victim in the same sandbox (one fork server), as two
 submissions of one grading worker, and checks what the victim can see or suffer. The attacks are
-written as a student would write them: against descriptors, files, the server, and the protocol.
+written as a student would write them: against descriptors, files, the server, the protocol,
+and the limits the child could switch off for itself.
+
+The whole module runs while both cores are kept busy (2 spinning processes per core): a verdict
+must not depend on how busy the machine is.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ import time
 
 import nbformat
 import pytest
+from cpu_load import cpu_load
 
 from autograder.judging import judge
+from autograder.judging.submission_errors import SubmissionRaised
 from autograder.sandbox import (
     UID_RANGE_ENV,
     Limits,
@@ -25,7 +31,7 @@ from autograder.sandbox import (
     isolation,
     lease_sandbox_uid,
 )
-from autograder.sandbox.worker import processes_of
+from autograder.sandbox.cleanup import processes_of
 
 LIMITS = Limits(memory_mb=1024, cpu_s=60, cell_timeout_s=3, notebook_timeout_s=30,
                 test_timeout_s=3, max_processes=32, wall_factor=4)  # fmt: skip
@@ -140,6 +146,12 @@ def victim_is_unharmed(box: Sandbox) -> tuple[str, ...]:
 MODES = ["bwrap", "limits only"]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def busy_machine():
+    with cpu_load(per_core=2):
+        yield
+
+
 @pytest.fixture(scope="module", params=MODES)
 def box(request):
     if request.param == "bwrap" and isolation() != "bwrap":
@@ -149,11 +161,28 @@ def box(request):
     sandbox.close()
 
 
+CONFINEMENT = '''
+import ctypes, platform
+def status():
+    with open("/proc/self/status") as handle:
+        return dict(line.rstrip("\\n").split(":\\t", 1) for line in handle if ":\\t" in line)
+def add_key():
+    libc = ctypes.CDLL(None, use_errno=True)
+    number = {"x86_64": 248, "aarch64": 217}[platform.machine()]
+    return libc.syscall(number, b"user", b"note", b"kept", 4, -4), ctypes.get_errno()
+'''
+
+
 @pytest.mark.slow
 def test_a_submission_holds_its_own_channel_and_nothing_else(box):
-    sub = namespace(box, DESCRIPTORS)
+    sub = namespace(box, DESCRIPTORS, CONFINEMENT)
     held = sub.descriptors()
     assert sorted(held.values()) == ["null", "null", "null", "socket"], held
+    status = sub.status()  # no capability at all, none to gain, and the keyring calls refused
+    for field in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(status[field], 16) == 0, (field, status[field])
+    assert status["NoNewPrivs"] == "1" and status["Seccomp"] == "2"
+    assert sub.add_key() == (-1, 1)  # EPERM: a note in the uid's keyring would outlive it
     sub._connection.close()
 
 
@@ -235,19 +264,26 @@ def leave_a_daemon():
 
 @pytest.mark.slow
 def test_a_child_that_stops_or_kills_the_server_harms_only_itself(box):
+    """Its parent is the namespace's init (bubblewrap) or the root server (limits only): a
+    process the sandbox uid may not signal. Without root (one uid for all) the signal lands, and
+    only the child's own grade may suffer."""
     source = "import os, signal\ndef stop():\n    os.kill(os.getppid(), signal.SIGSTOP)\n    return 1\n" \
              "def kill():\n    os.kill(os.getppid(), signal.SIGKILL)\n    return 1\n"
-    sub = namespace(box, source)
-    sub.stop()  # the answer comes back, but the server can no longer report the child's end
-    sub._connection.close()
-    victim_is_unharmed(box)
-    sub = namespace(box, source)
-    try:
-        sub.kill()
-    except SandboxCrashed:
-        pass  # the child dies with its server
-    sub._connection.close()
-    victim_is_unharmed(box)
+    starts = box.starts
+    for attack in ("stop", "kill"):
+        sub = namespace(box, source)
+        if os.getuid() == 0:
+            with pytest.raises(SubmissionRaised, match="not permitted"):
+                getattr(sub, attack)()
+        else:
+            try:
+                getattr(sub, attack)()
+            except SandboxCrashed:
+                pass  # the child dies with its server
+        sub._connection.close()
+        victim_is_unharmed(box)
+    if os.getuid() == 0:
+        assert box.starts == starts  # the server never noticed
 
 
 @pytest.mark.slow
@@ -262,7 +298,7 @@ def test_time_limits_count_cpu_time_and_wall_time_is_a_backstop(box):
     with pytest.raises(SandboxTimeout, match="3 s of CPU time"):
         sub.spin()
     sub._connection.begin_test(True)
-    with pytest.raises(SandboxTimeout, match="12 s of wall-clock time"):
+    with pytest.raises(SandboxTimeout, match="12 s without running"):
         sub.nap(60)
     sub._connection.close()
 
@@ -299,3 +335,60 @@ def test_sandbox_uids_are_leased_from_a_range_no_account_uses(monkeypatch):
     finally:
         stranger.kill()
         stranger.wait()
+
+
+DISARMING = '''
+import resource, signal, time
+def disarm():
+    for name in ("SIGPROF", "SIGALRM", "SIGXCPU", "SIGVTALRM"):
+        signal.signal(getattr(signal, name), signal.SIG_IGN)
+    for timer in (signal.ITIMER_PROF, signal.ITIMER_REAL, signal.ITIMER_VIRTUAL):
+        signal.setitimer(timer, 0)
+    soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    resource.setrlimit(resource.RLIMIT_CPU, (hard, hard))
+    signal.setitimer = lambda *args, **kwargs: (0.0, 0.0)  # the harness's own helper, too
+def spin():
+    disarm()
+    while True:
+        pass
+def nap():
+    disarm()
+    time.sleep(600)
+'''
+
+
+@pytest.mark.slow
+def test_limits_the_child_switches_off_still_hold(box):
+    """Timers stopped, their signals ignored, the soft CPU limit raised to the hard one and the
+    harness's helper replaced: the grader's watch from outside still ends the test, on its CPU
+    time (3 s) and on its sleeping time (12 s), and the next submission is unharmed."""
+    sub = namespace(box, DISARMING)
+    sub._connection.begin_test(True)
+    with pytest.raises(SandboxTimeout, match="time limit of 3 s of CPU time"):
+        sub.spin()
+    sub._connection.begin_test(True)
+    started = time.monotonic()
+    with pytest.raises(SandboxTimeout, match="12 s without running"):
+        sub.nap()
+    assert time.monotonic() - started < 60
+    sub._connection.close()
+    limits = Limits(memory_mb=1024, cpu_s=60, cell_timeout_s=3, notebook_timeout_s=5,
+                    test_timeout_s=3, max_processes=32, wall_factor=2)  # fmt: skip
+    sub = namespace(box, DISARMING + "disarm()\ntime.sleep(600)", limits=limits)
+    with pytest.raises(SandboxTimeout, match="10 s without running"):
+        sub._connection.current()  # the notebook's own backstop, from outside
+    victim_is_unharmed(box)
+
+
+@pytest.mark.slow
+def test_a_cpu_bound_call_on_a_crowded_machine_meets_no_wall_clock(box):
+    """2.5 s of CPU time for a test of 3 s, while 12 processes compete for the 2 cores (about
+    15 s of wall-clock time, past 4 times the limit): it waits to run, it does not sleep, so only
+    its CPU time counts and the answer comes back."""
+    sub = namespace(box, "import time\ndef work(seconds):\n    end = time.process_time() + "
+                         "seconds\n    while time.process_time() < end:\n        pass\n"
+                         "    return seconds\n")  # fmt: skip
+    sub._connection.begin_test(True)
+    with cpu_load(per_core=4):
+        assert sub.work(2.5) == 2.5
+    sub._connection.close()

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import course_config
+from course_files import course_config
 
 from autograder.core.config import ConfigError, load_course
 from autograder.intake.submission_time import read_time

@@ -9,7 +9,7 @@ import textwrap
 
 import nbformat
 import pytest
-from conftest import course_config
+from course_files import course_config
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from autograder.core.config import load_course

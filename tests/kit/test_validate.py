@@ -10,7 +10,7 @@ import zipfile
 
 import nbformat
 import pytest
-from conftest import SOLUTION_CELL, course_config, tiny_notebook
+from course_files import SOLUTION_CELL, course_config, tiny_notebook
 
 from autograder.authoring.release import build_student_notebook
 from autograder.cli import main

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import nbformat
 import pytest
-from conftest import HIDDEN_TEST, tiny_notebook
+from course_files import HIDDEN_TEST, tiny_notebook
 from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder.core.config import load_course
