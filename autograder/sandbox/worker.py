@@ -29,8 +29,9 @@ generator, runs the notebook with `autograder.sandbox.execute.run_notebook` (eac
 CPU-time limit, and a backstop on the time it spends neither running nor waiting to run) and
 serves the judge's calls, each under the CPU time left to the current test (and runs the test
 cells of labs imported from nbgrader or Otter in the notebook's namespace:
-`autograder.sandbox.test_cells`), until the grader closes the channel. The grader enforces the same limits again from outside (see
-`autograder.sandbox.monitor`): a child that disarms its own timers still meets them.
+`autograder.sandbox.test_cells`), until the grader closes the channel. The grader enforces the
+same limits again from outside (see `autograder.sandbox.monitor`): a child that disarms its own
+timers still meets them.
 
 Protocol: length-prefixed JSON (see `autograder.sandbox.boundary`); the student's own stdout and
 stderr go to /dev/null or the bounded buffer of `run_notebook`, never to a protocol socket.
