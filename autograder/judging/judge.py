@@ -73,8 +73,9 @@ BUILTIN_ERRORS = {
 
 
 # A test cell of an imported lab is interrupted by the child this long before the grader's own
-# backstop against sleeping code would end the sandbox, so its answer arrives in time.
-WALL_MARGIN_S = 1.0
+# backstop against sleeping code would end the sandbox, so its answer arrives in time (the child
+# looks every IDLE_TICK_S, the grader every POLL_S).
+WALL_MARGIN_S = 2.0
 
 
 def notebook_payload(nb: Any, lab: Lab | None = None) -> dict:

@@ -162,6 +162,7 @@ class CpuLimit:
         signal.setitimer(signal.ITIMER_PROF, max(seconds, 0.001))
         if idle_s:
             self.idle = Window(math.inf, idle_s, _own_processes)
+            self.idle.check()  # counted from now, not from the first tick
             signal.setitimer(signal.ITIMER_REAL, IDLE_TICK_S, IDLE_TICK_S)
 
     def disarm(self) -> None:
