@@ -9,6 +9,11 @@ warnings filters (`call_context` takes them here, `applied_context` applies them
 call and restores them after). A warning the submission emits comes back and is raised again
 here, so `pytest.warns` sees it; a warning the filters turn into an error, or a floating-point
 error, reaches the test as the same exception (`RuntimeWarning`, `FloatingPointError`).
+
+The hidden tests of a lab imported from nbgrader or Otter run the original test cells in the
+submission's namespace inside the sandbox (`autograder.sandbox.test_cells`) and judge what came
+back here as the original tool judges it (`run_nbgrader_cell`, `run_otter_doctest`,
+`run_otter_function`); nbgrader's partial credit is a `PartialCredit`.
 """
 
 from __future__ import annotations
@@ -22,8 +27,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
-
-from autograder.core.notebook import without_magics
 
 MAX_WARNINGS = 20  # per call: the rest are counted, not sent
 MAX_FILTERS = 200
@@ -164,67 +167,97 @@ def raise_warnings_again(caught: list) -> None:
 # ------------------------------------------------------------------ test cells of other tools
 
 
-class CellNamespace(dict):
-    """The globals of a test cell imported from nbgrader or Otter, run in the trusted process.
+class PartialCredit(AssertionError):
+    """A test that earned part of its points (`earned`), with the reason: the recorder keeps
+    the points, the message is shown like a failed assertion's."""
 
-    A name the cell reads resolves as it did in the original notebook, but across the boundary:
-    names the student's solution cells define come from `sub`; the instructor's imports,
-    functions and classes come from `ref` (a module cannot cross the boundary, and the
-    instructor's helpers are trusted code); other data comes from `sub` when the submission has
-    it, else from `ref`; built-ins last.
-    """
+    def __init__(self, earned: float, message: str):
+        super().__init__(message)
+        self.earned = earned
 
-    def __init__(self, sub: Any, ref: Any, student_names: frozenset[str] | set[str]):
-        super().__init__()
-        self._sub, self._ref, self._student_names = sub, ref, frozenset(student_names)
 
-    def __missing__(self, name: str) -> Any:
-        if name in self._student_names:
-            value = getattr(self._sub, name)  # missing: fails the test naming what is missing
-        elif hasattr(builtins, name):
-            raise KeyError(name)  # the built-in, unless the student's cells define the name
-        elif name in self._ref and _is_code(getattr(self._ref, name)):
-            value = getattr(self._ref, name)
-        elif name in self._sub:
-            value = getattr(self._sub, name)
-        elif name in self._ref:
-            value = getattr(self._ref, name)
+def _where(label: str, text: str) -> str:
+    line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return f"{label}: {line[:250]}" if line else label
+
+
+def nbgrader_credit(outputs: list, points: float) -> tuple[float, str]:
+    """The points nbgrader gives an autograder test cell with these outputs, and why not all
+    (nbgrader.utils.determine_grade): an error or anything on stderr earns nothing; a value the
+    cell shows that reads as a number from 0 to the cell's points is partial credit (another
+    value, or none, earns every point)."""
+    for kind, text in outputs:
+        if kind == "error":
+            return 0.0, text
+        if kind == "stderr":
+            return 0.0, f"the cell wrote to stderr: {text}"
+        if kind == "result":
+            try:
+                grade = float(text)
+            except ValueError:
+                return points, ""
+            if grade < 0:
+                return points, ""
+            if grade > points:
+                return 0.0, f"the cell shows {grade:g} points, more than its {points:g}"
+            return grade, f"partial credit: the cell shows {grade:g} of its {points:g} points"
+    return points, ""
+
+
+def run_nbgrader_cell(sub: Any, source: str, points: float, label: str) -> None:
+    """An nbgrader autograder test cell, run in the submission's namespace as nbgrader runs it;
+    passes with the points nbgrader gives (`nbgrader_credit`)."""
+    result = sub._run_test_cell({"style": "cell", "source": source})
+    earned, why = nbgrader_credit(result["outputs"], points)
+    if earned >= points:
+        return
+    if earned > 0:
+        raise PartialCredit(earned, _where(label, why))
+    raise AssertionError(_where(label, why))
+
+
+def run_otter_doctest(sub: Any, doctest_text: str, label: str) -> None:
+    """An Otter test case in the OK format (a doctest: the case's code and the output the master
+    notebook showed), as Otter runs it with `doctest`: the examples run in the submission's
+    namespace, each output is compared here with what the master showed."""
+    import doctest
+
+    examples = doctest.DocTestParser().get_examples(doctest_text, label)
+    checker = doctest.OutputChecker()
+    to_run, flags_of = [], []
+    for example in examples:
+        flags = 0
+        for flag, on in example.options.items():
+            flags = flags | flag if on else flags & ~flag
+        if not flags & doctest.SKIP:
+            to_run.append(example)
+            flags_of.append(flags)
+    result = sub._run_test_cell({"style": "doctest", "examples": [e.source for e in to_run]})
+    ran = result["examples"]
+    for index, (example, flags) in enumerate(zip(to_run, flags_of)):
+        if index >= len(ran):
+            raise AssertionError(f"{label}: stopped before its example {index + 1}")
+        got, exception = ran[index]
+        if exception is None:
+            passed = checker.check_output(example.want, got, flags)
+        elif example.exc_msg is None:
+            raise AssertionError(_where(f"{label}: example {index + 1} raised", exception))
         else:
-            raise KeyError(name)
-        self[name] = value
-        return value
+            passed = checker.check_output(example.exc_msg, exception, flags) or bool(
+                flags & doctest.IGNORE_EXCEPTION_DETAIL and checker.check_output(
+                    doctest._strip_exception_details(example.exc_msg),  # noqa: SLF001
+                    doctest._strip_exception_details(exception), flags))  # noqa: SLF001
+        if not passed:  # what the submission showed, never the test's code or its answer
+            shown = (got if exception is None else exception).strip() or "nothing"
+            raise AssertionError(f"{label}: example {index + 1} shows {shown[:120]!r}, not the "
+                                 "expected output")  # fmt: skip
 
 
-def _is_code(value: Any) -> bool:
-    import types
+def run_otter_function(sub: Any, source: str, name: str, label: str) -> None:
+    """An Otter test case in the exception-based format: the test function, called with the
+    submission's values of its parameters, passes when it raises nothing."""
+    result = sub._run_test_cell({"style": "function", "source": source, "name": name})
+    for kind, text in result["outputs"]:
+        if kind == "error":
+            raise AssertionError(_where(label, text))
 
-    return isinstance(value, types.ModuleType | type | types.FunctionType
-                      | types.BuiltinFunctionType)  # fmt: skip
-
-
-def run_test_cell(source: str, sub: Any, ref: Any, student_names: frozenset[str] | set[str],
-                  label: str = "test cell") -> list[str]:  # fmt: skip
-    """Run a test cell's code against the submission (see `CellNamespace`), as an interactive
-    session would: what each top-level expression shows and what the cell prints, in order, is
-    returned (Otter compares it with the solution's; nbgrader only needs the cell not to raise).
-    """
-    import ast
-    import io
-
-    namespace = CellNamespace(sub, ref, student_names)
-    namespace["__builtins__"] = builtins
-    shown: list[str] = []
-    printed = io.StringIO()
-    tree = ast.parse(without_magics(source), filename=f"<{label}>")
-    with contextlib.redirect_stdout(printed):
-        for statement in tree.body:
-            if isinstance(statement, ast.Expr):
-                code = compile(ast.Expression(statement.value), f"<{label}>", "eval")
-                value = eval(code, namespace)  # noqa: S307 - the instructor's own test code
-                if value is not None:
-                    print(repr(value))
-            else:
-                module = ast.Module(body=[statement], type_ignores=[])
-                exec(compile(module, f"<{label}>", "exec"), namespace)  # noqa: S102
-    shown.extend(line for line in printed.getvalue().splitlines())
-    return shown

@@ -1,20 +1,30 @@
 """`autograder import otter <master notebook>`: an Otter Assign (v1 format) master notebook as a lab
 of this course.
 
-- Solution cells keep their solutions inside the kit's (nbgrader's) markers: `# BEGIN SOLUTION` /
-  `# END SOLUTION` comments become `### BEGIN SOLUTION` / `### END SOLUTION`, and a line ending
-  in `# SOLUTION` becomes a region of its own. Otter's raw marker cells and test cells leave the
-  notebook (Otter's `grader.check` needs its own files; the kit's hidden tests replace it).
-- Each test case becomes one hidden test worth the points Otter gives it (a case's own `points`,
-  else the question's points shared among the cases without any, as Otter resolves them). As in
-  Otter, where a case is a doctest whose expected output is the solution's, the test passes when
-  the case's code shows the same output on the submission as on the reference solution.
-- Each question gets one heading, `### 1.<k> <name> (<points> points)`, at its first cell.
-- Manually graded questions (`manual: true`) and `all_or_nothing` are named, not imported.
+- Blocks are read as Otter reads them: raw cells `# BEGIN QUESTION` ... `# END QUESTION` (or the
+  same in a Markdown cell's ```otter fence), the ASSIGNMENT CONFIG with its `config_file`,
+  SOLUTION, TESTS and PROMPT blocks, `# IGNORE` lines and ignored cells.
+- Solutions keep their text inside the kit's (nbgrader's) markers: `# BEGIN SOLUTION` / `# END
+  SOLUTION` comments become `### BEGIN SOLUTION` / `### END SOLUTION`, a line ending in `#
+  SOLUTION` (or `# SOLUTION NO PROMPT`) becomes a region of its own, and a Markdown answer in a
+  solution block becomes a written answer ("YOUR ANSWER HERE" in the release). Otter's prompts,
+  test cells and markers leave the notebook (the kit's stubs and hidden tests replace them).
+- Each test case becomes one hidden test worth the points Otter resolves for it; an
+  `all_or_nothing` question becomes one test of all its cases. A test case runs in the
+  submission's namespace, inside the sandbox, as Otter runs it (`autograder.testing`): in the OK
+  format it is a doctest whose expected output is what the master notebook shows (so run the
+  master before importing it, as before `otter assign`); in the exception-based format its
+  function is called with the submission's values of its parameters.
+- Each graded question gets one heading, `### 1.<k> <name> (<points> points)`, at its first cell.
+  Questions graded by hand stay in the text, their answers hidden from the release, and are
+  listed; so is every case the kit cannot run as Otter does.
+- The config's `files` go with the lab; Otter's seeding before every cell (`seed`) is the lab's
+  `cell_seed`; Otter's own check cells in a submission are not run with it.
 """
 
 from __future__ import annotations
 
+import ast
 import copy
 import re
 from pathlib import Path
@@ -22,174 +32,426 @@ from typing import Any
 
 import nbformat
 import yaml
-from nbformat.v4 import new_markdown_cell
+from nbformat.v4 import new_markdown_cell, new_raw_cell
 
 from autograder.authoring.course_init import InitError
-from autograder.authoring.import_nbgrader import (
+from autograder.authoring.imported_lab import (
+    SKIP_ORIGINAL_TESTS,
+    Check,
     ImportedLab,
     ImportedTest,
+    as_solution_region,
+    check_kernel,
     defined_names,
+    files_read_by_code,
     first_heading,
+    later_changes,
+    mark_free_tests,
     plain_heading_points,
+    points_text,
     python_name,
+    read_notebook,
     write_lab,
 )
 from autograder.authoring.stubs import BEGIN, END
 
-MARKER = re.compile(r"^\s*#\s*(?:(BEGIN|END)\s+)?(ASSIGNMENT CONFIG|QUESTION|SOLUTION|TESTS|PROMPT)"
-                    r"\b", re.IGNORECASE)  # fmt: skip
-TEST_CONFIG = re.compile(r'^(?:.\s*=\s*)?"""?\s*#\s*BEGIN\s*TEST\s*CONFIG(.*?)"""?\s*#\s*END\s*'
-                         r"TEST\s*CONFIG[^\n]*\n?", re.DOTALL | re.IGNORECASE)  # fmt: skip
+BLOCK = re.compile(r"#\s+(begin|end)\s+(question|prompt|solution|tests)\s*", re.IGNORECASE)
+CONFIG_CELL = re.compile(r"\s*#\s+ASSIGNMENT\s+CONFIG", re.IGNORECASE)
+IGNORED_CELL = re.compile(r"(##\s*ignore\s*##\s*|#\s*ignore\s*)", re.IGNORECASE)
+BEGIN_TEST_CONFIG = re.compile(r'(?:.\s*=\s*)?""?"?\s*#\s*BEGIN\s*TEST\s*CONFIG', re.IGNORECASE)
+END_TEST_CONFIG = re.compile(r'""?"?\s*#\s*END\s*TEST\s*CONFIG', re.IGNORECASE)
+OTTER_INCLUDE = "otter_include"
 
 
-def _marker(cell: Any) -> tuple[str, str, str] | None:
-    """(BEGIN|END, what, the rest of the cell) for an Otter marker cell, else None."""
-    if cell.cell_type not in ("raw", "markdown", "code"):
+# ------------------------------------------------------------------ Otter's notebook format
+
+
+def unfenced_cells(cells: list[Any]) -> list[Any]:
+    """Markdown cells with ```otter fences split into Markdown and raw cells, as Otter reads
+    them (otter.assign.blocks.extract_all_fenced_otter_cells)."""
+    result = []
+    for cell in cells:
+        lines = cell.source.split("\n") if cell.cell_type == "markdown" else []
+        if not any(line.strip() == "```otter" for line in lines):
+            result.append(cell)
+            continue
+        text: list[str] = []
+        fenced: list[str] | None = None
+        for line in lines:
+            if fenced is None and line.strip() == "```otter":
+                if any(part.strip() for part in text):
+                    result.append(new_markdown_cell("\n".join(text)))
+                text, fenced = [], []
+            elif fenced is not None and line.strip() == "```":
+                result.append(new_raw_cell("\n".join(fenced)))
+                fenced = None
+            elif fenced is not None:
+                fenced.append(line)
+            else:
+                text.append(line)
+        if fenced is not None:
+            raise InitError('an unclosed "```otter" block in a Markdown cell')
+        if any(part.strip() for part in text):
+            result.append(new_markdown_cell("\n".join(text).strip("\n")))
+    return result
+
+
+def block_boundary(cell: Any) -> tuple[str, str] | None:
+    """("begin"|"end", "question"|"prompt"|"solution"|"tests") for a boundary cell."""
+    if cell.cell_type != "raw" or not cell.source:
         return None
-    match = MARKER.match(cell.source)
-    if not match:
-        return None
-    what = match.group(2).upper()
-    if match.group(1) is None and what != "ASSIGNMENT CONFIG":
-        return None  # "# QUESTION ..." without BEGIN or END is an ordinary comment
-    return (match.group(1) or "BEGIN").upper(), what, cell.source[match.end():]
+    match = BLOCK.match(cell.source.split("\n")[0])
+    return (match.group(1).lower(), match.group(2).lower()) if match else None
+
+
+def cell_config(cell: Any) -> dict:
+    """The YAML after a raw cell's first line."""
+    try:
+        config = yaml.safe_load("\n".join(cell.source.split("\n")[1:])) or {}
+    except yaml.YAMLError as error:
+        raise InitError(f"an Otter config that is not YAML: {str(error).splitlines()[0]}") \
+            from None  # fmt: skip
+    if not isinstance(config, dict):
+        raise InitError(f"an Otter config that is not a mapping: {cell.source[:80]!r}")
+    return config
+
+
+def without_ignored_lines(source: str) -> str:
+    """Otter's `# IGNORE` lines and `# BEGIN IGNORE` ... `# END IGNORE` blocks removed."""
+    kept, ignoring = [], False
+    for line in source.split("\n"):
+        if line.rstrip().endswith("# IGNORE"):
+            continue
+        if re.match(r"\s*#\s*BEGIN\s*IGNORE\s*", line, re.IGNORECASE):
+            ignoring = True
+        elif line.rstrip().endswith("# END IGNORE"):
+            ignoring = False
+        elif not ignoring:
+            kept.append(line)
+    return "\n".join(kept)
 
 
 def kit_solution(source: str) -> str:
     """Otter's solution markers as the kit's: comments to `###` markers, `# SOLUTION` lines to
-    one-line regions."""
-    lines = []
-    for line in source.splitlines():
+    one-line regions; Otter's prompt blocks (what students get instead) go, the kit's stubs
+    take their place."""
+    lines: list[str] = []
+    in_prompt = False
+    for line in source.split("\n"):
         stripped = line.strip()
         indent = line[: len(line) - len(line.lstrip())]
-        if re.fullmatch(r"#\s*BEGIN SOLUTION(\s+NO PROMPT)?", stripped, re.IGNORECASE):
+        if line.rstrip().endswith("# BEGIN PROMPT"):
+            in_prompt = True
+        elif line.rstrip().endswith("# END PROMPT"):
+            in_prompt = False
+        elif in_prompt:
+            continue
+        elif re.fullmatch(r"#\s*BEGIN SOLUTION(\s+NO PROMPT)?", stripped, re.IGNORECASE):
             lines.append(indent + BEGIN)
         elif re.fullmatch(r"#\s*END SOLUTION", stripped, re.IGNORECASE):
             lines.append(indent + END)
-        elif re.search(r"#\s*SOLUTION\s*$", line):
-            lines += [indent + BEGIN, re.sub(r"\s*#\s*SOLUTION\s*$", "", line), indent + END]
+        elif re.search(r"#\s*SOLUTION(\s+NO PROMPT)?\s*$", line):
+            code = re.sub(r"\s*#\s*SOLUTION(\s+NO PROMPT)?\s*$", "", line)
+            lines += [indent + BEGIN, code, indent + END]
         else:
             lines.append(line)
     return "\n".join(lines)
 
 
-def _test_case(source: str) -> tuple[str, bool, float | None]:
-    """(code, hidden, points) of an Otter test cell."""
-    hidden = bool(re.match(r"\s*#.*\bhidden\b", source.splitlines()[0] if source else "",
-                           re.IGNORECASE))  # fmt: skip
-    points = None
-    match = TEST_CONFIG.match(source.lstrip())
-    if match:
-        config = yaml.safe_load(match.group(1)) or {}
-        hidden = bool(config.get("hidden", hidden))
-        points = config.get("points")
-        source = source.lstrip()[match.end():]
-    elif hidden:
-        source = "\n".join(source.splitlines()[1:])
-    return source.strip("\n"), hidden, points
+# ------------------------------------------------------------------ test cases
 
 
-def resolve_points(question_points: Any, cases: list[float | None]) -> list[float]:
-    """Each case's points, as Otter resolves them (otter.test_files.abstract_test)."""
-    if isinstance(question_points, dict):
-        return [float(question_points.get("each", 1))] * len(cases)
-    if isinstance(question_points, list):
-        return [float(points) for points in question_points]
-    given = sum(points for points in cases if points is not None)
-    unset = sum(points is None for points in cases)
-    if question_points is not None:
-        share = (float(question_points) - given) / unset if unset else 0.0
-    elif given == 0:
-        share = 1 / unset if unset else 0.0
+class _AnnotationRemover(ast.NodeTransformer):
+    """Type annotations removed, as Otter removes them from a test case's code."""
+
+    def visit(self, node: Any) -> Any:
+        self.generic_visit(node)
+        for name in ("annotation", "returns", "type_params"):
+            if hasattr(node, name):
+                setattr(node, name, None if name != "type_params" else [])
+        return node
+
+
+def str_to_doctest(code_lines: list[str]) -> list[str]:
+    """Code as doctest lines, as Otter writes them (otter.assign.utils.str_to_doctest)."""
+    lines: list[str] = []
+    for line in code_lines:
+        if not line and not lines:
+            continue
+        if not line:
+            continue
+        continued = (line.startswith((" ", "\t", "elif ", "else:", "finally:"))
+                     or re.match(r"^except[\s\w]*:", line)
+                     or (lines and lines[-1].strip().endswith("\\")))  # fmt: skip
+        lines.append(("... " if continued else ">>> ") + line)
+    return lines
+
+
+def master_output(cell: Any) -> str:
+    """What the master shows for a test cell: streams and text/plain, as Otter collects it."""
+    output = ""
+    for item in cell.get("outputs", []):
+        text = item.get("text", "")
+        output += "".join(text) if isinstance(text, list) else str(text)
+        shown = item.get("data", {}).get("text/plain")
+        if shown and isinstance(shown, list):
+            output += shown[0]
+        elif shown:
+            output += shown
+    return output
+
+
+def read_test_case(cell: Any, ok_format: bool, question: str) -> dict:
+    """A test cell as Otter reads it (otter.assign.tests_manager.read_test): its code (a
+    doctest, or the test function), hidden, points."""
+    source = cell.source.split("\n")
+    hidden = bool(source[0].lstrip().startswith("#")
+                  and re.search(r"\bhidden\b", source[0], re.IGNORECASE))  # fmt: skip
+    start = 0 if hidden else -1
+    config: dict = {}
+    if BEGIN_TEST_CONFIG.match(source[0]):
+        end = next((index for index, line in enumerate(source) if END_TEST_CONFIG.match(line)),
+                   len(source) - 1)  # fmt: skip
+        config = yaml.safe_load("\n".join(source[1:end])) or {}
+        start = end
+    code = "\n".join(source[start + 1:])
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        raise InitError(f"{question}: a test cell that is not valid Python: {code[:80]!r}") \
+            from None  # fmt: skip
+    case = {"hidden": bool(config.get("hidden", hidden)), "points": config.get("points"),
+            "name": config.get("name"), "code": code}  # fmt: skip
+    if ok_format:
+        unannotated = ast.unparse(_AnnotationRemover().visit(tree))
+        lines = str_to_doctest(unannotated.split("\n")) + master_output(cell).split("\n")
+        case.update(style="doctest", body="\n".join(lines))
+    else:
+        if len(tree.body) > 2 or not tree.body or not isinstance(tree.body[0], ast.FunctionDef):
+            raise InitError(f"{question}: an exception-based test cell holds a function "
+                            "definition and at most a call to it")  # fmt: skip
+        case.update(style="function", body=ast.unparse(tree.body[0]), function=tree.body[0].name)
+    return case
+
+
+def resolve_points(question_points: Any, cases: list[dict]) -> list[float]:
+    """Each case's points, as Otter resolves them (TestFile.resolve_test_file_points)."""
+    given = [case["points"] for case in cases]
+    total = question_points
+    if isinstance(total, dict):
+        total = float(total.get("each", 1)) * len(cases)
+    if isinstance(total, list):
+        if len(total) != len(cases):
+            raise InitError(f"points lists {len(total)} values for {len(cases)} test cases")
+        given, total = list(total), None
+    specified = sum(points for points in given if points is not None)
+    unset = sum(points is None for points in given)
+    if total is not None:
+        if specified > total:
+            raise InitError(f"test cases worth {specified:g} points, more than the question's "
+                            f"{float(total):g}")  # fmt: skip
+        share = (float(total) - specified) / unset if unset else 0.0
+    elif specified == 0 and all(points in (0, None) for points in given):
+        share = 1 / unset if unset else 0.0  # nothing given: the question is worth 1 point
     else:
         share = 0.0
-    return [float(points) if points is not None else share for points in cases]
+    return [float(points) if points is not None else share for points in given]
+
+
+# ------------------------------------------------------------------ the master notebook
+
+
+def assignment_config(cells: list[Any], master: Path) -> dict:
+    """The ASSIGNMENT CONFIG, its `config_file` read first (the cell's own keys win)."""
+    config: dict = {}
+    for cell in cells:
+        if cell.cell_type == "raw" and CONFIG_CELL.match(cell.source):
+            own = cell_config(cell)
+            if own.get("config_file"):
+                path = master.parent / str(own["config_file"])
+                try:
+                    config.update(yaml.safe_load(path.read_text()) or {})
+                except (OSError, yaml.YAMLError) as error:
+                    raise InitError(f"{path}: the master's config_file cannot be read ({error})") \
+                        from None  # fmt: skip
+            config.update(own)
+    return config
+
+
+def _seed_setting(config: dict) -> dict:
+    """Otter seeds NumPy and `random` before every cell when grading (`seed`, or the older
+    `generate: seed`), or sets a variable to the seed (`seed: variable`)."""
+    seed = config.get("seed")
+    generate = config.get("generate") if isinstance(config.get("generate"), dict) else {}
+    if isinstance(seed, dict):
+        value, variable = seed.get("autograder_value"), seed.get("variable")
+    else:
+        value, variable = seed if seed is not None else generate.get("seed"), None
+    if value is None:
+        return {}
+    return {"cell_seed": int(value), **({"cell_seed_variable": str(variable)} if variable else {})}
+
+
+class _Question:
+    def __init__(self, config: dict, first: int):
+        self.config, self.first, self.cases = config, first, []
+        self.name = str(config.get("name", ""))
+        self.solution_cells = 0
 
 
 def read_otter(path: Path, lab_id: str | None = None) -> ImportedLab:
     if not path.is_file():
         raise InitError(f"{path}: no such notebook; give the Otter Assign master notebook")
-    nb = nbformat.read(str(path), as_version=4)
+    nb = read_notebook(path)
+    check_kernel(nb, path)
+    cells_in = [cell for cell in unfenced_cells(nb.cells)  # Otter's ignored cells go
+                if not (cell.source and IGNORED_CELL.match(cell.source.split("\n")[0]))]
+    config = assignment_config(cells_in, path)
+    ok_format = bool((config.get("tests") or {}).get("ok_format", True))
+    if ok_format and not any(cell.get("outputs") for cell in nb.cells if cell.cell_type == "code"):
+        raise InitError(f"{path}: the master shows no outputs: run it (Run All), save it and "
+                        "import it again; Otter's test cases expect the outputs it shows")
+    student_files = [str(name) for name in config.get("student_files") or []]
     cells: list = []
     tests: list[ImportedTest] = []
-    student_names: set[str] = set()
     notes: list[str] = []
-    config: dict = {}
-    question: dict | None = None
-    question_first = 0
-    cases: list[tuple[str, bool, float | None]] = []
-    in_solution = in_tests = False
-    for cell in nb.cells:
-        marker = _marker(cell)
-        if marker:
-            begin, what, rest = marker
-            if what == "ASSIGNMENT CONFIG":
-                config = yaml.safe_load(rest) or {}
-            elif what == "QUESTION" and begin == "BEGIN":
-                question, question_first, cases = yaml.safe_load(rest) or {}, len(cells), []
-            elif what == "QUESTION" and question is not None:
-                _end_question(question, cases, tests, cells, question_first, notes)
+    student_names: set[str] = set()
+    given_names: set[str] = set()
+    question: _Question | None = None
+    block: str | None = None
+    positions: dict[str, int] = {}  # question: how many cells stood before its end
+    for cell in cells_in:
+        boundary = block_boundary(cell)
+        if cell.cell_type == "raw" and CONFIG_CELL.match(cell.source):
+            continue
+        if boundary and boundary[1] == "question":
+            if boundary[0] == "begin":
+                question = _Question(cell_config(cell), len(cells))
+                question.name = question.name or f"q{len(tests) + 1}"
+            elif question is not None:
+                _end_question(question, cells, tests, notes, student_files)
+                positions[question.name] = len(cells)
                 question = None
-            elif what == "SOLUTION":
-                in_solution = begin == "BEGIN"
-            elif what == "TESTS":
-                in_tests = begin == "BEGIN"
-            continue  # PROMPT markers and the rest: Otter's, not the lab's
-        if in_tests and cell.cell_type == "code":
-            cases.append(_test_case(cell.source))
+            continue
+        if boundary:
+            block = boundary[1] if boundary[0] == "begin" else None
+            continue
+        if block == "tests" and question is not None:
+            if cell.cell_type == "code":
+                question.cases.append(read_test_case(cell, ok_format, question.name))
             continue
         cell = copy.deepcopy(cell)
         cell.metadata.pop("execution", None)  # the master's run times
+        cell.source = without_ignored_lines(cell.source)
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
+        if block == "prompt":
+            if cell.cell_type == "code":  # a starter for students: the kit's stub replaces it
+                continue
+        elif block == "solution" and question is not None:
+            cell = _solution_cell(cell, question)
+            if cell.cell_type == "code" and BEGIN in cell.source:
+                student_names |= defined_names(cell.source)
+        elif cell.cell_type == "code":
+            given_names |= defined_names(cell.source)
         if cell.cell_type == "markdown":
             cell.source = plain_heading_points(cell.source)
-        if in_solution and cell.cell_type == "code":
-            cell.source = kit_solution(cell.source)
-            if BEGIN in cell.source:
-                student_names |= defined_names(cell.source)
-                index = sum(BEGIN in c.source for c in cells[question_first:]
-                            if c.cell_type == "code")  # fmt: skip
-                name = python_name(str((question or {}).get("name", "answer")))
-                grade_id = f"{name}_{index + 1}" if index else name
-                cell.metadata["nbgrader"] = {"grade": False, "grade_id": grade_id,
-                                             "locked": False, "schema_version": 3,
-                                             "solution": True, "task": False}  # fmt: skip
         cells.append(cell)
     if not tests:
         raise InitError(f"{path}: no Otter questions with test cases to turn into hidden tests")
+    for test in tests:
+        end = positions.get(test.question.split(" ", 1)[1], len(cells))
+        later = [c.source for c in cells[end:] if c.cell_type == "code"]
+        for check in test.checks:
+            changed = later_changes(check, later)
+            if changed:
+                notes.append(f"{check.label}: reads {', '.join(changed)}, which a later cell "
+                             "binds again: Otter checks a question where it stands, the kit "
+                             "after the whole notebook")  # fmt: skip
+    mark_free_tests(tests, student_names, given_names, "Otter")
+    notes += [f"{test.name}: {test.passes_on_blank}" for test in tests if test.passes_on_blank]
     lab_id = lab_id or python_name(str(config.get("name") or path.stem))
-    title = first_heading(nb) or lab_id
     out = nbformat.v4.new_notebook(cells=cells, metadata=copy.deepcopy(nb.metadata))
+    title = first_heading(out) or lab_id  # Otter's own blocks are gone by now
     out.metadata["title"] = title
-    return ImportedLab(lab_id, title, out, tests, student_names, "Otter", notes)
+    files = {}
+    for name in [str(name) for name in config.get("files") or []]:
+        source = path.parent / name
+        if not source.is_file():
+            raise InitError(f"{source}: a file the master's config lists (files) is missing")
+        files[Path(name).name] = source
+    notes += files_read_by_code(cells, files)
+    for name in config.get("autograder_files") or []:
+        notes.append(f"{name}: a file for Otter's grader only (autograder_files): the kit grades "
+                     "the notebook alone, without it")  # fmt: skip
+    settings: dict[str, object] = {"skip_tags": SKIP_ORIGINAL_TESTS, **_seed_setting(config)}
+    return ImportedLab(lab_id, title, out, tests, "Otter", path.name, settings, files, notes)
 
 
-def _end_question(question: dict, cases: list, tests: list[ImportedTest], cells: list,
-                  first: int, notes: list[str]) -> None:  # fmt: skip
-    name = str(question.get("name", f"q{len(tests) + 1}"))
-    if question.get("manual"):
-        notes.append(f"{name}: graded by hand in Otter: not imported")
+def _solution_cell(cell: Any, question: _Question) -> Any:
+    """A cell of a solution block: code with the kit's markers; a Markdown answer (unless
+    tagged otter_include) a written answer."""
+    if cell.cell_type == "code":
+        cell.source = kit_solution(cell.source)
+        if BEGIN not in cell.source:
+            return cell
+    elif cell.cell_type != "markdown" or OTTER_INCLUDE in cell.metadata.get("tags", []):
+        return cell
+    else:
+        cell.source = as_solution_region(cell.source)
+    question.solution_cells += 1
+    name = python_name(question.name)
+    grade_id = f"{name}_{question.solution_cells}" if question.solution_cells > 1 else name
+    cell.metadata["nbgrader"] = {"grade": False, "grade_id": grade_id, "locked": False,
+                                 "schema_version": 3, "solution": True, "task": False}  # fmt: skip
+    return cell
+
+
+def _reads_student_file(code: str, student_files: list[str]) -> str | None:
+    for name in student_files:
+        if Path(name).name in code or re.search(rf"\b{re.escape(Path(name).stem)}\b", code):
+            return name
+    return None
+
+
+def _end_question(question: _Question, cells: list, tests: list[ImportedTest], notes: list[str],
+                  student_files: list[str]) -> None:  # fmt: skip
+    name, config = question.name, question.config
+    if config.get("manual"):
+        points = config.get("points")
+        worth = f" ({points_text(float(points))})" if isinstance(points, int | float) else ""
+        notes.append(f"{name}: graded by hand in Otter{worth}: kept in the text, not graded by "
+                     "the kit yet")  # fmt: skip
         return
-    if not cases:
-        notes.append(f"{name}: no test cases: not imported")
-        return
-    if question.get("all_or_nothing"):
-        notes.append(f"{name}: all_or_nothing: the kit gives each test case its own points")
-    points = resolve_points(question.get("points"), [points for _, _, points in cases])
-    number = len({test.question for test in tests}) + 1
-    label = f"1.{number} {name}"
-    total = 0.0
-    for index, ((code, _hidden, _), case_points) in enumerate(zip(cases, points)):
-        if case_points <= 0:
-            notes.append(f"{name}: test case {index + 1} is worth no points: not imported")
+    if not question.cases:
+        return  # Otter grades nothing here either
+    points = resolve_points(config.get("points"), question.cases)
+    label = f"1.{len({test.question for test in tests}) + 1} {name}"
+    checks: list[tuple[Check, float]] = []
+    for index, (case, case_points) in enumerate(zip(question.cases, points), start=1):
+        what = f"{name} test case {index}"
+        student_file = _reads_student_file(case["code"], student_files)
+        if student_file:
+            notes.append(f"{what}: reads {student_file}, a file Otter's students hand in beside "
+                         "the notebook (student_files): the kit grades the notebook alone, so "
+                         "this case is not imported")  # fmt: skip
             continue
-        tests.append(ImportedTest(f"{python_name(name)}_{index + 1}", label, case_points, code,
-                                  compare_with_reference=True))  # fmt: skip
-        total += case_points
-    cells.insert(first, new_markdown_cell(f"### {label} ({total:g} points)"))
+        checks.append((Check(case["style"], case["body"], what,
+                             function=case.get("function", "")), case_points))  # fmt: skip
+    if config.get("all_or_nothing"):
+        total = sum(points)
+        if total > 0 and checks:
+            tests.append(ImportedTest(python_name(name), label, total,
+                                      [check for check, _ in checks]))  # fmt: skip
+    else:
+        for check, case_points in checks:
+            if case_points > 0:
+                tests.append(ImportedTest(python_name(check.label), label, case_points, [check]))
+    total = sum(test.points for test in tests if test.question == label)
+    if total > 0:
+        cells.insert(question.first, new_markdown_cell(f"### {label} ({points_text(total)})"))
 
 
 def import_otter(course_root: Path, path: Path, lab_id: str | None = None) -> list[str]:
     lab = read_otter(path, lab_id)
-    return write_lab(course_root, lab) + lab.notes
+    return write_lab(course_root, lab) + [f"{lab.lab_id}: {note}" for note in lab.notes]

@@ -4,7 +4,8 @@ A region is the lines between `### BEGIN SOLUTION` and `### END SOLUTION` (nbgra
 In the student notebook it becomes the region's leading `# TODO:` comment lines (or a generic
 one) and `raise NotImplementedError()`, at the indentation of the BEGIN marker. A written
 answer cell (`autograder.core.written`) becomes nbgrader's stub, `YOUR ANSWER HERE`, whole: its
-model answer and mark scheme stay in the source.
+model answer and mark scheme stay in the source; a solution region in any other Markdown cell
+becomes that stub too.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ class Region:
     indent: str
     lines: list[str]  # the solution lines, markers excluded
 
-    def stub(self) -> list[str]:
+    def stub(self, markdown: bool = False) -> list[str]:
+        if markdown:  # a written answer: nbgrader's placeholder, not code
+            return [self.indent + WRITTEN_STUB]
         todos = []
         for line in self.lines:
             if not line.strip().startswith("# TODO"):
@@ -76,10 +79,10 @@ def has_regions(source: str) -> bool:
     return BEGIN in source or END in source
 
 
-def stub_source(source: str, where: str) -> str:
+def stub_source(source: str, where: str, markdown: bool = False) -> str:
     lines: list[str] = []
     for part in parse_regions(source, where):
-        lines.extend(part.stub() if isinstance(part, Region) else [part])
+        lines.extend(part.stub(markdown) if isinstance(part, Region) else [part])
     return "\n".join(lines)
 
 

@@ -81,6 +81,10 @@ class Lab:
     # Numbers and words the notebook states and the hidden tests use (thresholds, sizes): written
     # once here, filled into the notebook's text at release, read by tests as lab.constants[name].
     constants: dict[str, int | float | str] = field(default_factory=dict)
+    # A lab imported from Otter: the seed Otter's grader sets before every code cell (NumPy's and
+    # `random`'s, or `cell_seed_variable` = the seed), so random draws match Otter's.
+    cell_seed: int | None = None
+    cell_seed_variable: str | None = None
 
     def tolerance(self, device: str, dtype: str) -> Tolerance:
         """The tolerance for results of `dtype` computed on `device` ("cuda:0" counts as cuda)."""
@@ -286,7 +290,8 @@ def _parse_tolerances(data: dict, where: str) -> dict[str, dict[str, Tolerance]]
 LAB_KEYS = {
     "id", "title", "notebook", "release", "due", "points", "cell_timeout_s", "notebook_timeout_s",
     "test_timeout_s", "memory_mb", "skip_tags", "tolerances", "training_budget_s", "wall_factor",
-    "max_reply_mb", "gradescope", "submissions_per_gpu", "constants",
+    "max_reply_mb", "gradescope", "submissions_per_gpu", "constants", "cell_seed",
+    "cell_seed_variable",
 }  # fmt: skip
 
 
@@ -333,7 +338,28 @@ def _parse_lab(root: Path, tz: ZoneInfo, data: dict, where: str) -> Lab:
                                           Lab.submissions_per_gpu, where)),  # fmt: skip
         **_parse_gradescope(data.get("gradescope", {}), f"{where}gradescope."),
         constants=_parse_constants(data.get("constants", {}), f"{where}constants"),
+        **_parse_cell_seed(data, where),
     )
+
+
+def _parse_cell_seed(data: dict, where: str) -> dict[str, Any]:
+    """`cell_seed` (a whole number) and `cell_seed_variable` (a name), both optional."""
+    parsed: dict[str, Any] = {}
+    if "cell_seed" in data:
+        seed = data["cell_seed"]
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ConfigError(f"{CONFIG_FILE}: {where}cell_seed: expected a whole number >= 0, "
+                              f"got {seed!r}")  # fmt: skip
+        parsed["cell_seed"] = seed
+    if "cell_seed_variable" in data:
+        variable = data["cell_seed_variable"]
+        if not (isinstance(variable, str) and variable.isidentifier()):
+            raise ConfigError(f"{CONFIG_FILE}: {where}cell_seed_variable: expected a Python "
+                              f"name, got {variable!r}")  # fmt: skip
+        if "cell_seed" not in data:
+            raise ConfigError(f"{CONFIG_FILE}: {where}cell_seed_variable: needs a cell_seed")
+        parsed["cell_seed_variable"] = variable
+    return parsed
 
 
 def _parse_constants(data: Any, where: str) -> dict[str, int | float | str]:

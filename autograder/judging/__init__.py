@@ -1,2 +1,2 @@
 """The judge side (trusted): hidden tests in pytest, the judge that reaches the sandbox,
-tolerances, feedback messages, and grading a batch."""
+tolerances, feedback messages, grading a batch, and what grading does for imported labs."""

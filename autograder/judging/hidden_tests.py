@@ -34,6 +34,8 @@ class TestRecord:
     outcome: str  # passed, failed, error, skipped, not run
     message: str
     duration: float
+    # an imported test that the original tool passes on every notebook (`passes_on_blank`)
+    passes_on_blank: bool = False
 
     __test__ = False  # not a pytest test class
 
@@ -119,8 +121,8 @@ def check_points(course: Course, lab_id: str, records: list[TestRecord] | None =
         raise ConfigError(f"{lab.notebook.relative_to(course.root)}: {error}") from None
     if abs(tested + written - lab.points) > 1e-9:
         raise ConfigError(
-            f"{CONFIG_FILE}: {lab.config_key}.points: {lab.points:g}, but the hidden tests in "
-            f"tests/{lab_id} add up to {tested:g}"
-            + (f" and the written questions to {written:g}" if written else "")
+            f"{CONFIG_FILE}: {lab.config_key}.points: {lab.points:.12g}, but the hidden tests in "
+            f"tests/{lab_id} add up to {tested:.12g}"
+            + (f" and the written questions to {written:.12g}" if written else "")
         )
     return tested + written

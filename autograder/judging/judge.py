@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autograder.core.config import Course
+from autograder.core.config import Course, Lab
 from autograder.core.errors import GraderFault
 from autograder.core.notebook import (
     NotebookError,
@@ -39,6 +39,11 @@ from autograder.core.notebook import (
 )
 from autograder.judging.feedback import fail_missing_name
 from autograder.judging.hidden_tests import PYTEST_ENV, pytest_arguments, pytest_failure
+from autograder.judging.imported_labs import (
+    ORIGINAL_TESTS_TAG,
+    is_original_tool_test,
+    seeded_source,
+)
 from autograder.judging.submission_errors import MissingName, SubmissionRaised
 from autograder.sandbox import (
     MAX_RESTARTS,
@@ -67,18 +72,30 @@ BUILTIN_ERRORS = {
 }  # fmt: skip
 
 
-def notebook_payload(nb: Any) -> dict:
+# A test cell of an imported lab is interrupted by the child this long before the grader's own
+# backstop against sleeping code would end the sandbox, so its answer arrives in time (the child
+# looks every IDLE_TICK_S, the grader every POLL_S).
+WALL_MARGIN_S = 2.0
+
+
+def notebook_payload(nb: Any, lab: Lab | None = None) -> dict:
     """The parts of a notebook the sandbox needs: code cells with their tags and grade_id, no
-    outputs; other cells stay as empty placeholders, so cell positions are the notebook's own."""
+    outputs; other cells stay as empty placeholders, so cell positions are the notebook's own.
+    A lab imported from Otter may seed every cell, as Otter's grader does (`Lab.cell_seed`)."""
     cells = []
     for cell in nb.cells:
         if cell.cell_type != "code":
             cells.append({"cell_type": "raw", "source": "", "metadata": {}})
             continue
         metadata: dict[str, Any] = {"tags": cell_tags(cell)}
+        if is_original_tool_test(cell):  # skipped by labs imported from nbgrader or Otter
+            metadata["tags"].append(ORIGINAL_TESTS_TAG)
         if grade_id_of(cell):
             metadata["nbgrader"] = {"grade_id": grade_id_of(cell)}
-        cells.append({"cell_type": "code", "source": cell.source, "metadata": metadata,
+        source = cell.source
+        if lab is not None and lab.cell_seed is not None:
+            source = seeded_source(source, lab.cell_seed, lab.cell_seed_variable)
+        cells.append({"cell_type": "code", "source": source, "metadata": metadata,
                       "outputs": [], "execution_count": None})  # fmt: skip
     return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}
 
@@ -109,6 +126,8 @@ class Connection:
     test_idle: float = 0.0  # and time they spent neither running nor waiting to run
     student_seconds: float = 0.0
     notebook_report: dict = field(default_factory=dict)
+    cells_run: list[dict] = field(default_factory=list)  # imported test cells run so far
+    cells_generation: int = 0  # the session they ran in
 
     def begin_test(self, active: bool) -> None:
         self.in_test = active
@@ -150,10 +169,8 @@ class Connection:
             self.sandbox.kill()
             return self.sandbox.open(self.payload, self.skip_tags, self.seed, self.limits)
 
-    def request(self, message: dict, generation: int | None = None) -> Any:
-        session = self.current()
-        if generation is not None and generation != self.generation:
-            raise SandboxCrashed("this object belonged to a sandbox that has stopped")
+    def _send(self, session: Session, message: dict) -> dict:
+        """A request under the current test's limits; its reply, or the error it raised."""
         limit = self.limits.test_timeout_s
         if self.in_test:
             cpu_before, idle_before = self.test_cpu, self.test_idle
@@ -161,9 +178,10 @@ class Connection:
             cpu_before = idle_before = 0.0
         window = session.window(limit, cpu_before, idle_before)
         cpu_at_start = session.main_cpu_seconds()
-        # the test's NumPy error state and warnings filters hold inside the sandbox for this call
-        reply = session.request({**message, "context": call_context()}, window,
-                                limit - cpu_before)  # fmt: skip
+        if message.get("op") == "test_cell":  # the child interrupts it before our backstop
+            message = {**message, "idle_s": max(window.idle_limit - idle_before - WALL_MARGIN_S,
+                                                 0.05)}  # fmt: skip
+        reply = session.request(message, window, limit - cpu_before)
         cpu_at_end = session.main_cpu_seconds()
         measured = cpu_at_end - cpu_at_start if None not in (cpu_at_start, cpu_at_end) else 0.0
         if self.in_test:  # what the child says it used, unless the kernel saw more
@@ -180,11 +198,37 @@ class Connection:
                 raise SubmissionRaised(type_name, f"your code called exit() ({text})")
             error_class = BUILTIN_ERRORS.get(type_name)
             raise error_class(text) if error_class else SubmissionRaised(type_name, text)
+        return reply
+
+    def request(self, message: dict, generation: int | None = None) -> Any:
+        session = self.current()
+        if generation is not None and generation != self.generation:
+            raise SandboxCrashed("this object belonged to a sandbox that has stopped")
+        # the test's NumPy error state and warnings filters hold inside the sandbox for this call
+        reply = self._send(session, {**message, "context": call_context()})
         if reply.get("missing"):
             raise MissingName(message.get("name", ""))
         value = session.decode(reply["value"], self._handle)
         raise_warnings_again(reply.get("warnings", []))
         return value
+
+    def run_test_cell(self, request: dict) -> dict:
+        """Run a test cell of an imported lab in the submission's namespace, inside the sandbox
+        (`autograder.sandbox.test_cells`): what it did, as plain data for the test to judge.
+
+        The test cells of a lab share the namespace, in order, as in nbgrader and Otter (a cell
+        may use what an earlier one defined): when the sandbox restarted since the earlier
+        cells ran, they run again first. No warnings filters go along: a warning the cell
+        emits is written to its stderr, as in a kernel.
+        """
+        session = self.current()
+        if self.cells_generation != self.generation:
+            for earlier in self.cells_run:
+                self._send(session, {**earlier, "op": "test_cell"})
+            self.cells_generation = self.generation
+        reply = self._send(session, {**request, "op": "test_cell"})
+        self.cells_run.append(request)
+        return reply["cell"]
 
     def _handle(self, data: dict) -> RemoteObject:
         return RemoteObject(self, data["id"], str(data.get("type", "object"))[:100],
@@ -298,6 +342,10 @@ class RemoteNamespace:
             return False
         return True
 
+    def _run_test_cell(self, request: dict) -> dict:
+        """A test cell of an imported lab, run in this namespace (`Connection.run_test_cell`)."""
+        return self._connection.run_test_cell(request)
+
 
 # ------------------------------------------------------------------ per-process sandbox state
 
@@ -358,7 +406,7 @@ def connect(course: Course, lab_id: str, submission: Path, device: str) -> Conne
         except NotebookError as error:
             raise SandboxError(str(error)) from None
         _connections[key] = Connection(
-            sandbox=process_sandbox(device), payload=notebook_payload(nb),
+            sandbox=process_sandbox(device), payload=notebook_payload(nb, lab),
             skip_tags=lab.skip_tags, seed=course.sandbox_seed(lab_id), limits=Limits.of(lab),
         )  # fmt: skip
     return _connections[key]

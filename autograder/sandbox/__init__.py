@@ -102,7 +102,7 @@ from autograder.core.config import Lab
 from autograder.core.errors import GraderFault, UserError
 from autograder.core.notebook import MODULE_NAME
 from autograder.core.processes import descendants, parents
-from autograder.sandbox import boundary
+from autograder.sandbox import boundary, test_cells
 from autograder.sandbox.cleanup import (
     kill_until_gone,
     processes_of,
@@ -544,7 +544,8 @@ def _valid_warnings(caught: Any) -> bool:
 
 
 def valid_reply(message: Any, request_id: int) -> bool:
-    """The answer to request `request_id`: a value (or "missing"), or the error it raised."""
+    """The answer to request `request_id`: a value (or "missing"), a test cell's result (see
+    `autograder.sandbox.test_cells`), or the error it raised."""
     if type(message) is not dict or type(message.get("id")) is not int:
         return False
     if message["id"] != request_id:
@@ -555,7 +556,8 @@ def valid_reply(message: Any, request_id: int) -> bool:
         if "warnings" in message and not _valid_warnings(message["warnings"]):
             return False
         keys = set(message) - {"op", "id", "seconds", "cpu", "warnings"}
-        return keys == {"value"} or (keys == {"missing"} and message["missing"] is True)
+        return (keys == {"value"} or (keys == {"missing"} and message["missing"] is True)
+                or (keys == {"cell"} and test_cells.valid_result(message["cell"])))
     if message.get("op") == "error":
         keys = {"op", "id", "seconds", "cpu", "type", "message"}
         return (set(message) == keys and _is_text(message["type"], 200)

@@ -39,6 +39,9 @@ class NotebookRun:
     namespace: dict[str, Any]
     cells: list[CellResult]
     output: str  # what the cells printed, cut to MAX_CAPTURED_OUTPUT
+    # The shell's own namespace, which the notebook's functions read their globals from: test
+    # cells of imported labs run in it (`autograder.sandbox.test_cells`)
+    globals: dict[str, Any] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[CellResult]:
@@ -157,4 +160,5 @@ def run_notebook(
         os.chdir(previous_dir)
         shell.cleanup()
     namespace = {k: v for k, v in shell.user_ns.items() if not k.startswith("_")}
-    return NotebookRun(namespace=namespace, cells=cells, output=buffer.getvalue())
+    return NotebookRun(namespace=namespace, cells=cells, output=buffer.getvalue(),
+                       globals=shell.user_ns)

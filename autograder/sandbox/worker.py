@@ -27,9 +27,11 @@ another uid (with a root grader). It never reads what a child writes: only the g
 the child's own channel. The child sets its limits (hard limits it cannot raise), seeds every
 generator, runs the notebook with `autograder.sandbox.execute.run_notebook` (each cell under a
 CPU-time limit, and a backstop on the time it spends neither running nor waiting to run) and
-serves the judge's calls, each under the CPU time left to the current test, until the grader
-closes the channel. The grader enforces the same limits again from outside (see
-`autograder.sandbox.monitor`): a child that disarms its own timers still meets them.
+serves the judge's calls, each under the CPU time left to the current test (and runs the test
+cells of labs imported from nbgrader or Otter in the notebook's namespace:
+`autograder.sandbox.test_cells`), until the grader closes the channel. The grader enforces the
+same limits again from outside (see `autograder.sandbox.monitor`): a child that disarms its own
+timers still meets them.
 
 Protocol: length-prefixed JSON (see `autograder.sandbox.boundary`); the student's own stdout and
 stderr go to /dev/null or the bounded buffer of `run_notebook`, never to a protocol socket.
@@ -160,6 +162,7 @@ class CpuLimit:
         signal.setitimer(signal.ITIMER_PROF, max(seconds, 0.001))
         if idle_s:
             self.idle = Window(math.inf, idle_s, _own_processes)
+            self.idle.check()  # counted from now, not from the first tick
             signal.setitimer(signal.ITIMER_REAL, IDLE_TICK_S, IDLE_TICK_S)
 
     def disarm(self) -> None:
@@ -218,7 +221,7 @@ def _serve_submission(channel: int, folder: str, fontlist: dict[str, bytes]) -> 
     import nbformat
     import numpy as np
 
-    from autograder.sandbox import boundary, execute
+    from autograder.sandbox import boundary, execute, test_cells
     from autograder.testing import applied_context
 
     request = boundary.read_message(channel, None, boundary.MAX_REQUEST_BYTES)
@@ -315,6 +318,19 @@ def _serve_submission(channel: int, folder: str, fontlist: dict[str, bytes]) -> 
                     value = boundary.decode(message["value"], resolve)
                     setattr(handles.get(message["target"]), str(message["name"]), value)
                     reply = {"op": "reply", "value": None}
+                elif op == "test_cell":  # a test cell of an imported lab (sandbox.test_cells)
+                    # a test cell past its time (CPU, or the grader's backstop against sleeping,
+                    # which it sends) is interrupted, as nbgrader interrupts a cell; the child goes
+                    # on to the next test instead of a restart that runs the notebook again; a
+                    # cell that survives the interruption still meets the kernel's CPU limit
+                    cpu.arm("the test", float(message["cpu_left"]),
+                            float(message.get("idle_s") or 0) or None)  # fmt: skip
+                    cpu.on_expiry = CpuLimit._raise_cell_timeout
+                    try:
+                        reply = {"op": "reply",
+                                 "cell": test_cells.run(message, run.globals, CellTimeout)}
+                    finally:
+                        cpu.on_expiry = out_of_test_time
                 else:
                     reply = {"op": "error", "type": "ProtocolError",
                              "message": f"unknown op {op!r}"}  # fmt: skip

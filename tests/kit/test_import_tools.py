@@ -1,31 +1,45 @@
-"""`autograder import nbgrader` and `import otter` graded side by side with the original tools: an
-assignment made with nbgrader's own `generate_assignment` (and one with `otter assign`), the same
-submissions graded by `nbgrader autograde` (and `otter grade`/`otter run`) and by the kit after the
-import; every student gets the same score from both."""
+"""`autograder import nbgrader` and `import otter` on the assignments the two projects ship (see
+import_fixtures/README.md): each imported, released with the release's own checks, and graded by
+the original tool (`nbgrader autograde`, `otter run`) and by the kit, with the same per-question
+scores for every submission they ship and for a solution, a blank, a wrong, a raising, a looping
+and a syntax-error notebook (import_fixtures/submissions, made with build_submissions.py).
+
+Otter has no time limit: `otter run` never finishes a looping notebook. There the kit's scores
+are compared with Otter's on the same notebook with the loop replaced by an exception (what Otter
+would give had it stopped the loop), and `otter run` is shown not to finish.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-from autograder.authoring.import_nbgrader import read_nbgrader
 
 BIN = Path(sys.executable).parent
-KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+FIXTURES = Path(__file__).parent / "import_fixtures"
+SUBMISSIONS = FIXTURES / "submissions"
+VARIANTS = ("solution", "blank", "wrong", "raising", "looping", "syntax_error")
+# A loop costs this much, not 30 s: the kit's limit per cell and per test, and nbgrader's. Correct
+# code needs far less, also on a busy machine (nbgrader's limit and the kit's for an imported
+# nbgrader lab count wall-clock time).
+TIME_LIMIT_S = 5
+NBGRADER_TIMEOUT_S = 5
+OTTER_HANG_S = 45  # otter run on a looping notebook is given this long, and does not finish
 pytestmark = pytest.mark.slow
 
 
-def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600,
+def run(command: list[str], cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
                                # nbgrader runs `alembic`, Otter `jupyter`, from the PATH
                                "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"})
@@ -33,213 +47,270 @@ def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
     return done
 
 
-def kit_scores(course: Path, lab: str, submissions: Path) -> dict[str, float]:
-    """Grade with the kit's CLI and read each student's total from its grades.csv."""
+# ------------------------------------------------------------------ the kit
+
+
+def kit_course(root: Path) -> Path:
+    run([sys.executable, "-m", "autograder.cli", "init", str(root)], root.parent)
+    return root
+
+
+def kit_import(course: Path, tool: str, path: Path, *extra: str) -> str:
+    done = run([sys.executable, "-m", "autograder.cli", "import", tool, str(path), *extra], course)
+    assert "Warning" not in done.stderr, done.stderr  # nbformat's warnings never reach the TA raw
+    return done.stdout
+
+
+def short_time_limits(course: Path) -> None:
+    """The same short limit per cell and per test as the original tool is given here."""
+    config = course / "course_config.py"
+    text = re.sub(r'"(cell_timeout_s|test_timeout_s)": \d+', rf'"\1": {TIME_LIMIT_S}',
+                  config.read_text())
+    config.write_text(text)
+
+
+def kit_scores(course: Path, lab: str, submissions: Path) -> dict[str, dict[str, float]]:
+    """Release (with the hidden-test checks), grade, report: {student: {question: points}},
+    questions named as the original tool names them (the kit's "1.2 q2" is "q2")."""
     autograder = [sys.executable, "-m", "autograder.cli"]
-    run([*autograder, "release", lab], course)  # hidden tests pass on the solution, fail on stubs
+    run([*autograder, "release", lab], course)
     run([*autograder, "grade", lab, str(submissions), "--workers", "1"], course)
     run([*autograder, "report", lab], course)
     with open(course / "reports" / lab / "grades.csv") as grades:
-        return {row["student"]: float(row["total"]) for row in csv.DictReader(grades)}
+        rows = list(csv.DictReader(grades))
+    questions = [name for name in rows[0] if re.match(r"\d+\.\d+ ", name)]
+    return {row["student"]: {name.split(" ", 1)[1]: float(row[name]) for name in questions}
+            for row in rows}
 
 
-def new_kit_course(root: Path) -> Path:
-    run([sys.executable, "-m", "autograder.cli", "init", str(root)], root.parent)
-    return root
+def show(name: str, tool: str, scores: dict[str, dict[str, float]]) -> None:
+    """The agreed scores, one line per submission (`pytest -s` shows them)."""
+    print(f"\n{name}: the same points per question from {tool} and the kit")
+    for student, questions in sorted(scores.items()):
+        print(f"  {student:22} " + "  ".join(f"{question} {points:g}"
+                                             for question, points in questions.items()))
+
+
+def rounded(scores: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    return {student: {question: round(points, 4) for question, points in questions.items()}
+            for student, questions in scores.items()}
 
 
 # ------------------------------------------------------------------ nbgrader
 
 
-def nbgrader_cell(cell, **settings):
-    cell.metadata["nbgrader"] = {"grade": False, "solution": False, "locked": False,
-                                 "schema_version": 3, "task": False, **settings}  # fmt: skip
-    return cell
-
-
-NBGRADER_SOURCE = [
-    new_markdown_cell("# Problem set 1\n\n## Part A (3 points)\n\nWrite `squares(n)`."),
-    nbgrader_cell(new_code_cell("import numpy as np"), grade_id="imports", locked=True),
-    nbgrader_cell(new_code_cell(
-        'def squares(n):\n    """The first n squares, 1 to n**2, as a list."""\n'
-        "    ### BEGIN SOLUTION\n    return [i * i for i in range(1, n + 1)]\n"
-        "    ### END SOLUTION"), grade_id="squares", solution=True),
-    nbgrader_cell(new_code_cell("assert squares(1) == [1]\nassert squares(3) == [1, 4, 9]"),
-                  grade_id="correct_squares", grade=True, points=1, locked=True),
-    nbgrader_cell(new_code_cell(
-        "assert squares(0) == []\n### BEGIN HIDDEN TESTS\nassert squares(10)[-1] == 100\n"
-        "### END HIDDEN TESTS"), grade_id="squares_edge", grade=True, points=2, locked=True),
-    new_markdown_cell("## Part B (2 points)\n\nWrite `softplus(x)`, stable for large |x|."),
-    nbgrader_cell(new_code_cell(
-        'def softplus(x):\n    """log(1 + exp(x)) elementwise, without overflow."""\n'
-        "    ### BEGIN SOLUTION\n    x = np.asarray(x, dtype=float)\n"
-        "    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))\n    ### END SOLUTION"),
-        grade_id="softplus", solution=True),
-    nbgrader_cell(new_code_cell(
-        '### BEGIN HIDDEN TESTS\nwith np.errstate(over="raise"):\n'
-        "    assert np.allclose(softplus(np.array([-1000.0, 0.0, 1000.0])), "
-        "[0.0, np.log(2), 1000.0])\n### END HIDDEN TESTS"),
-        grade_id="softplus_stable", grade=True, points=2, locked=True),
-]  # fmt: skip
-
-# What each student writes in each solution cell (absent: the stub is left as released).
-NBGRADER_ANSWERS = {
-    "ann": {"squares": "def squares(n):\n    return [i * i for i in range(1, n + 1)]",
-            "softplus": "def softplus(x):\n    x = np.asarray(x, dtype=float)\n"
-                        "    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))"},
-    # an off-by-one for n = 0 and the textbook softplus, which overflows at x = 1000
-    "bob": {"squares": "def squares(n):\n    return [i * i for i in range(1, n + 1)] or [0]",
-            "softplus": "def softplus(x):\n    return np.log(1 + np.exp(x))"},
-    "cy": {},
-}  # fmt: skip
-
-
-def filled_in(released: Path, answers: dict[str, str]) -> nbformat.NotebookNode:
-    nb = nbformat.read(str(released), as_version=4)
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in answers:
-            cell.source = answers[grade_id]
-    return nb
-
-
-@pytest.fixture(scope="module")
-def nbgrader_course(tmp_path_factory) -> Path:
-    """A real nbgrader course: the assignment generated by nbgrader, three submissions."""
-    root = tmp_path_factory.mktemp("nbgrader")
-    (root / "nbgrader_config.py").write_text('c = get_config()\nc.CourseDirectory.course_id = "rnn"\n')
-    (root / "source" / "ps1").mkdir(parents=True)
-    nbformat.write(new_notebook(cells=NBGRADER_SOURCE, metadata={"kernelspec": KERNELSPEC}),
-                   str(root / "source" / "ps1" / "ps1.ipynb"))  # fmt: skip
-    run([str(BIN / "nbgrader"), "generate_assignment", "ps1", "--force"], root)
-    for student, answers in NBGRADER_ANSWERS.items():
-        folder = root / "submitted" / student / "ps1"
-        folder.mkdir(parents=True)
-        nbformat.write(filled_in(root / "release" / "ps1" / "ps1.ipynb", answers),
-                       str(folder / "ps1.ipynb"))  # fmt: skip
+def nbgrader_course(tmp: Path, name: str) -> Path:
+    """An nbgrader course folder: the fixture's files, its shipped submissions and the made-here
+    ones as students (`submitted/<student>/<assignment>/<notebook>.ipynb`)."""
+    fixture, assignment, notebook, _, shipped = NBGRADER_ASSIGNMENTS[name]
+    root = tmp / "nbgrader"
+    if fixture == "nbgrader-apps":  # laid out as nbgrader's apps tests copy it
+        (root / "source" / assignment).mkdir(parents=True)
+        shutil.copyfile(FIXTURES / fixture / "submitted-changed.ipynb",
+                        root / "source" / assignment / f"{notebook}.ipynb")
+    else:  # its own submissions only: the docs course holds ps1's
+        shutil.copytree(FIXTURES / fixture, root, ignore=shutil.ignore_patterns("submitted"))
+    (root / "nbgrader_config.py").write_text('c = get_config()\nc.CourseDirectory.course_id = "c"\n')
+    for student, path in shipped.items():  # with what nbgrader keeps beside them
+        folder = root / "submitted" / student / assignment
+        folder.mkdir(parents=True, exist_ok=True)
+        for beside in (FIXTURES / path).parent.iterdir():
+            if beside.suffix != ".ipynb":
+                shutil.copyfile(beside, folder / beside.name)
+        shutil.copyfile(FIXTURES / path, folder / f"{notebook}.ipynb")
+    for variant in VARIANTS:
+        shutil.copytree(SUBMISSIONS / name / variant, root / "submitted" / variant,
+                        dirs_exist_ok=True)
     return root
 
 
-def nbgrader_scores(root: Path) -> dict[str, float]:
-    run([str(BIN / "nbgrader"), "autograde", "ps1", "--create", "--force"], root)
-    run([str(BIN / "nbgrader"), "export", "--to", str(root / "grades.csv")], root)
-    with open(root / "grades.csv") as grades:
-        return {row["student_id"]: float(row["score"]) for row in csv.DictReader(grades)}
+def nbgrader_scores(root: Path, assignment: str, notebook: str,
+                    header: bool) -> dict[str, dict[str, float]]:
+    """generate_assignment and autograde; {student: {grade_id: points}} of the autograder test
+    cells of `notebook` (those worth points), read from nbgrader's gradebook."""
+    from nbgrader.api import Gradebook
+
+    nbgrader = str(BIN / "nbgrader")
+    generate = [nbgrader, "generate_assignment", assignment, "--force"]
+    run(generate + (["--IncludeHeaderFooter.header=source/header.ipynb"] if header else []), root)
+    run([nbgrader, "autograde", assignment, "--force", f"--Execute.timeout={NBGRADER_TIMEOUT_S}"], root)
+    cells = autograded_points(root / "source" / assignment / f"{notebook}.ipynb")
+    scores: dict[str, dict[str, float]] = {}
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        for student in gradebook.students:
+            found = gradebook.find_submission_notebook(notebook, assignment, student.id)
+            scores[student.id] = {grade.name: float(grade.auto_score) for grade in found.grades
+                                  if grade.name in cells}  # fmt: skip
+    return scores
 
 
-def test_nbgrader_import_keeps_solutions_points_and_questions(nbgrader_course):
-    lab = read_nbgrader(nbgrader_course / "source" / "ps1")
-    assert lab.lab_id == "ps1" and lab.points == 5
-    assert [(t.question, t.points) for t in lab.tests] == [
-        ("1.1 correct_squares", 1), ("1.2 squares_edge", 2), ("1.3 softplus_stable", 2)]
-    assert lab.student_names == {"squares", "softplus"}
-    sources = [cell.source for cell in lab.notebook.cells]
-    assert sum("### BEGIN SOLUTION" in source for source in sources) == 2
-    assert not any("HIDDEN TESTS" in source or "squares(10)" in source for source in sources)
-    assert "## Part A [3 points]" in sources[0]  # not a question heading of the kit any more
+NBGRADER_ASSIGNMENTS = {
+    # name: (fixture folder, assignment, lab notebook, header notebook, shipped submissions)
+    "ps1": ("nbgrader-docs", "ps1", "problem1", True,
+            {"bitdiddle": "nbgrader-docs/submitted/bitdiddle/ps1/problem1.ipynb",
+             "hacker": "nbgrader-docs/submitted/hacker/ps1/problem1.ipynb"}),
+    "ps1_autotest": ("nbgrader-docs", "ps1_autotest", "problem1", True, {}),
+    # nbgrader's apps tests: source/ps1/p1.ipynb is files/submitted-changed.ipynb, student foo
+    # hands in files/submitted-unchanged.ipynb and bar files/submitted-changed.ipynb
+    "p1": ("nbgrader-apps", "ps1", "p1", False,
+           {"foo": "nbgrader-apps/submitted-unchanged.ipynb",
+            "bar": "nbgrader-apps/submitted-changed.ipynb"}),
+}  # fmt: skip
 
 
-def test_nbgrader_and_the_kit_give_the_same_scores(nbgrader_course, tmp_path):
-    course = new_kit_course(tmp_path / "course")
-    run([sys.executable, "-m", "autograder.cli", "import", "nbgrader",
-         str(nbgrader_course / "source" / "ps1")], course)  # fmt: skip
-    original = nbgrader_scores(nbgrader_course)
-    assert original == {"ann": 5.0, "bob": 1.0, "cy": 0.0}  # the tool itself, as a baseline
-    assert kit_scores(course, "ps1", nbgrader_course / "submitted") == original
+@pytest.mark.parametrize("name", list(NBGRADER_ASSIGNMENTS))
+def test_nbgrader_assignments_grade_the_same(name, tmp_path):
+    _, assignment, notebook, header, _ = NBGRADER_ASSIGNMENTS[name]
+    root = nbgrader_course(tmp_path, name)
+    original = nbgrader_scores(root, assignment, notebook, header)
+    course = kit_course(tmp_path / "kit")
+    said = kit_import(course, "nbgrader", root / "source" / assignment)
+    short_time_limits(course)
+    assert kit_scores(course, notebook, root / "submitted") == original
+    show(name, "nbgrader autograde", original)
+    # not a vacuous agreement: the solution earns every point, the blank and the loop less
+    every = autograded_points(root / "source" / assignment / f"{notebook}.ipynb")
+    assert original["solution"] == every
+    assert sum(original["blank"].values()) < sum(every.values())
+    assert sum(original["looping"].values()) < sum(every.values())
+    if name == "ps1":  # the cells graded by hand are kept and listed, problem2 named
+        assert "sum_of_squares_equation: an answer graded by hand in nbgrader" in said
+        assert "problem2.ipynb: no autograder test cells" in said
+        source = nbformat.read(str(course / "source/problem1/problem1.ipynb"), as_version=4)
+        assert any("pyramidal_number" in cell.source for cell in source.cells)
+        release = nbformat.read(str(course / "release/problem1/problem1.ipynb"), as_version=4)
+        assert not any("pyramidal_number" in cell.source for cell in release.cells)
+        assert (course / "release/problem1/jupyter.png").read_bytes() == \
+            (FIXTURES / "nbgrader-docs/source/ps1/jupyter.png").read_bytes()
+    if name == "p1":  # `foo` prints "Success!": nbgrader passes it on every notebook
+        assert original["blank"]["foo"] == 1 and "foo: the test cell reads nothing" in said
+
+
+def autograded_points(notebook: Path) -> dict[str, float]:
+    nb = nbformat.read(str(notebook), as_version=4)
+    return {cell.metadata["nbgrader"]["grade_id"]: float(cell.metadata["nbgrader"]["points"])
+            for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("grade")
+            and cell.cell_type == "code" and not cell.metadata["nbgrader"].get("solution")
+            and float(cell.metadata["nbgrader"].get("points", 0)) > 0}
 
 
 # ------------------------------------------------------------------ Otter
 
 
-def raw(text: str):
-    return nbformat.v4.new_raw_cell(text)
-
-
-OTTER_MASTER = [
-    raw("# ASSIGNMENT CONFIG\nname: hw1\nexport_cell: false\ninit_cell: true\n"
-        "check_all_cell: false\nrun_tests: true\ngenerate: true"),
-    new_markdown_cell("# Homework 1"),
-    new_code_cell("import numpy as np"),
-    raw("# BEGIN QUESTION\nname: q1\npoints: 2"),
-    new_markdown_cell("**Question 1.** Write `squares(n)`: the first n squares as a list."),
-    raw("# BEGIN SOLUTION"),
-    new_code_cell("def squares(n):\n    # BEGIN SOLUTION\n    return [i * i for i in range(1, n + 1)]\n"
-                  "    # END SOLUTION"),
-    raw("# END SOLUTION"),
-    raw("# BEGIN TESTS"),
-    new_code_cell("squares(3) == [1, 4, 9]"),
-    new_code_cell("# HIDDEN\nsquares(0)"),
-    raw("# END TESTS"),
-    raw("# END QUESTION"),
-    raw("# BEGIN QUESTION\nname: q2\npoints: 3"),
-    new_markdown_cell("**Question 2.** Set `mean_sq` to the mean of the squares of `data`."),
-    new_code_cell("data = np.array([1.0, 2.0, 3.0])"),
-    raw("# BEGIN SOLUTION"),
-    new_code_cell("mean_sq = float(np.mean(data ** 2)) # SOLUTION"),
-    raw("# END SOLUTION"),
-    raw("# BEGIN TESTS"),
-    new_code_cell('""" # BEGIN TEST CONFIG\npoints: 1\n""" # END TEST CONFIG\n'
-                  "isinstance(mean_sq, float)"),
-    new_code_cell('""" # BEGIN TEST CONFIG\nhidden: true\npoints: 2\n""" # END TEST CONFIG\n'
-                  "round(mean_sq, 4)"),
-    raw("# END TESTS"),
-    raw("# END QUESTION"),
-]  # fmt: skip
-
-# Cells are found by how they start in Otter's student notebook.
-OTTER_ANSWERS = {
-    "ann": {"def squares": "def squares(n):\n    return [i * i for i in range(1, n + 1)]",
-            "mean_sq": "mean_sq = float(np.mean(data ** 2))"},
-    # squares(0) is wrong; a NumPy scalar shows np.float64(4.6667) where 4.6667 is expected
-    "bob": {"def squares": "def squares(n):\n    return [i * i for i in range(1, n + 1)] or [0]",
-            "mean_sq": "mean_sq = np.mean(data ** 2)"},
-    "cy": {},
+OTTER_ASSIGNMENTS = {
+    # name: (fixture folder, master notebook, lab id, shipped submissions, student files)
+    "demo": ("otter-tutorial", "demo.ipynb", "demo",
+             sorted((FIXTURES / "otter-tutorial/submissions").glob("*.ipynb")), []),
+    # `example` asks students for student_file.py beside the notebook: Otter gets the zip its
+    # export cell makes (the notebook and the file); the kit grades the notebook alone
+    "example": ("otter-test-assign", "example.ipynb", "hw01", [], ["student_file.py"]),
+    "exception-example": ("otter-test-assign", "exception-example.ipynb", "exception_example",
+                          [], []),
 }  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def otter_assignment(tmp_path_factory) -> Path:
-    """A master notebook run (its test cells' outputs are Otter's expected outputs) and assigned
-    by `otter assign`; the submissions filled in from Otter's student notebook."""
-    root = tmp_path_factory.mktemp("otter")
-    master = root / "hw1.ipynb"
-    nbformat.write(new_notebook(cells=OTTER_MASTER, metadata={"kernelspec": KERNELSPEC}),
-                   str(master))  # fmt: skip
+def otter_assignment(tmp: Path, name: str) -> tuple[Path, Path]:
+    """The master run (its outputs are the expected outputs of Otter's doctests, so it is run
+    in this environment first, as an instructor runs it) and assigned: (master, autograder zip)."""
+    fixture, master_name, *_ = OTTER_ASSIGNMENTS[name]
+    folder = tmp / "otter"
+    shutil.copytree(FIXTURES / fixture, folder, ignore=shutil.ignore_patterns("submissions"))
+    master = folder / master_name
     run([str(BIN / "jupyter"), "nbconvert", "--to", "notebook", "--execute", "--inplace",
-         str(master)], root)  # fmt: skip
-    run([str(BIN / "otter"), "assign", str(master), str(root / "dist")], root)
-    for student, answers in OTTER_ANSWERS.items():
-        nb = nbformat.read(str(root / "dist" / "student" / "hw1.ipynb"), as_version=4)
-        for cell in nb.cells:
-            for start, code in answers.items():
-                if cell.cell_type == "code" and cell.source.startswith(start):
-                    cell.source = code
-        (root / "submissions").mkdir(exist_ok=True)
-        nbformat.write(nb, str(root / "submissions" / f"{student}.ipynb"))
-    return root
+         str(master)], folder)  # fmt: skip
+    run([str(BIN / "otter"), "assign", "--no-pdfs", str(master), str(folder / "dist")], folder)
+    return master, next((folder / "dist" / "autograder").glob("*.zip"))
 
 
-def otter_scores(root: Path) -> dict[str, float]:
-    """`otter run` with the autograder zip `otter assign` made: each student's total."""
-    autograder_zip = next((root / "dist" / "autograder").glob("hw1-autograder_*.zip"))
-    scores = {}
-    for notebook in sorted((root / "submissions").glob("*.ipynb")):
-        out = root / "results" / notebook.stem
-        out.mkdir(parents=True)
-        run([str(BIN / "otter"), "run", "-a", str(autograder_zip), "-o", str(out),
-             str(notebook)], root)  # fmt: skip
-        tests = json.loads((out / "results.json").read_text())["tests"]
-        scores[notebook.stem] = float(sum(test.get("score") or 0 for test in tests))
-    return scores
+def otter_result(autograder_zip: Path, submission: Path, out: Path) -> dict[str, float]:
+    """`otter run`: {question: points} from its results.json."""
+    out.mkdir(parents=True)
+    run([str(BIN / "otter"), "run", "-a", str(autograder_zip), "-o", str(out), str(submission)],
+        out)  # fmt: skip
+    tests = json.loads((out / "results.json").read_text())["tests"]
+    return {test["name"]: float(test["score"]) for test in tests if "score" in test}
 
 
-def test_otter_and_the_kit_give_the_same_scores(otter_assignment, tmp_path):
-    course = new_kit_course(tmp_path / "course")
-    run([sys.executable, "-m", "autograder.cli", "import", "otter",
-         str(otter_assignment / "hw1.ipynb")], course)  # fmt: skip
-    tests = (course / "tests" / "hw1" / "test_hw1.py").read_text()
-    assert tests.count("@pytest.mark.points(1)") == 3 and tests.count("@pytest.mark.points(2)") == 1
-    original = otter_scores(otter_assignment)
-    assert original == {"ann": 5.0, "bob": 2.0, "cy": 0.0}  # the tool itself, as a baseline
-    assert kit_scores(course, "hw1", otter_assignment / "submissions") == original
-    shutil.rmtree(otter_assignment / "results")
+def otter_never_finishes(autograder_zip: Path, submission: Path, out: Path) -> bool:
+    """`otter run` on a looping notebook, given OTTER_HANG_S; it and its kernel are stopped."""
+    import psutil
+
+    out.mkdir(parents=True)
+    process = subprocess.Popen([str(BIN / "otter"), "run", "-a", str(autograder_zip), "-o",
+                                str(out), str(submission)], cwd=out, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    try:
+        process.wait(timeout=OTTER_HANG_S)
+        return False
+    except subprocess.TimeoutExpired:
+        return True
+    finally:
+        family = psutil.Process(process.pid).children(recursive=True) \
+            if process.poll() is None else []  # fmt: skip
+        for member in [*family, process]:
+            try:
+                os.kill(member.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        process.wait()
+
+
+def loop_stopped(looping: Path, folder: Path) -> Path:
+    """The looping notebook with its loop replaced by an exception: what Otter would give the
+    looping notebook had it a time limit (the kit's interrupted cell is an error too)."""
+    nb = nbformat.read(str(looping), as_version=4)
+    for cell in nb.cells:
+        cell.source = cell.source.replace("while True:\n        pass",
+                                          "raise TimeoutError('interrupted')")  # fmt: skip
+    path = folder / "looping.ipynb"
+    nbformat.write(nb, str(path))
+    return path
+
+
+def with_student_files(notebook: Path, files: list[Path], folder: Path) -> Path:
+    """The zip Otter's export cell makes: the notebook and the files students hand in."""
+    path = folder / f"{notebook.stem}.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.write(notebook, notebook.name)
+        for file in files:
+            archive.write(file, file.name)
+    return path
+
+
+@pytest.mark.parametrize("name", list(OTTER_ASSIGNMENTS))
+def test_otter_assignments_grade_the_same(name, tmp_path):
+    from autograder.intake.student_id import student_id
+
+    _, _, lab, shipped, student_files = OTTER_ASSIGNMENTS[name]
+    master, autograder_zip = otter_assignment(tmp_path, name)
+    submissions = tmp_path / "submissions"
+    submissions.mkdir()
+    for notebook in [*shipped, *(SUBMISSIONS / name / f"{v}.ipynb" for v in VARIANTS)]:
+        shutil.copyfile(notebook, submissions / notebook.name)
+    given_to_otter = tmp_path / "for-otter"
+    given_to_otter.mkdir()
+    original = {}
+    for notebook in sorted(submissions.glob("*.ipynb")):
+        graded = notebook
+        if notebook.stem == "looping":
+            assert otter_never_finishes(autograder_zip, notebook, tmp_path / "hang")
+            graded = loop_stopped(notebook, given_to_otter)
+        if student_files:
+            graded = with_student_files(graded, [master.parent / f for f in student_files],
+                                        given_to_otter)  # fmt: skip
+        original[student_id(notebook.stem)] = otter_result(autograder_zip, graded,
+                                                           tmp_path / "results" / notebook.stem)
+    course = kit_course(tmp_path / "kit")
+    said = kit_import(course, "otter", master)
+    short_time_limits(course)
+    # both reports round (Otter's 1/3 point is 0.33333, the kit's 0.333333)
+    assert rounded(kit_scores(course, lab, submissions)) == rounded(original)
+    show(name, "otter run", rounded(original))
+    # not a vacuous agreement: the solution earns every point, the blank and the loop less
+    possible = sum(original["solution"].values())
+    assert possible > 0 and sum(original["blank"].values()) < possible
+    assert sum(original["looping"].values()) < possible
+    if name == "example":
+        assert "q1 test case 6: reads student_file.py" in said
+        assert "q4: graded by hand in Otter (2 points)" in said
+
