@@ -376,7 +376,7 @@ def prepare(course: Course, lab_id: str, device: str) -> None:
     (its imports, the lab's included, take seconds) while this process runs the reference
     notebook and warms up as the server does. Only a head start: anything that fails here fails
     again, with its message, when the first submission is graded."""
-    from autograder.pytest_plugin import reference_run
+    from autograder.judging.reference import reference_run
     from autograder.sandbox.execute import warm_up
 
     configure(int(_settings["slot"]), device)
