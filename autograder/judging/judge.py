@@ -9,9 +9,9 @@ there is one (NotImplementedError, ValueError, ...), else as `SubmissionRaised`;
 the student's own.
 
 A test that crashes or times out the sandbox fails; the next test starts a fresh sandbox child and
-executes the notebook again (see `autograder.sandbox` for the policy). `grade_notebook` runs the
-hidden tests in this process with `pytest.main`, so a long-lived grading worker pays for imports,
-the reference notebook and the sandbox server once.
+executes the notebook again (see `autograder.sandbox.sandbox` for the policy). `grade_notebook`
+runs the hidden tests in this process with `pytest.main`, so a long-lived grading worker pays for
+imports, the reference notebook and the sandbox server once.
 """
 
 from __future__ import annotations
