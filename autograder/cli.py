@@ -36,9 +36,13 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autograder.core.config import ConfigError, Course, load_course
 from autograder.core.errors import UserError
+
+if TYPE_CHECKING:
+    from autograder.judging.executor import Executor
 
 # Every step's one-line errors share UserError: caught here without importing the steps, so a
 # command pays only for the steps it runs.
@@ -107,6 +111,18 @@ def cmd_check(course: Course, args: argparse.Namespace) -> int:
     return EXIT_CHECK_FAILED if failed else 0
 
 
+def _executor(workers: int, scheduler: str | None) -> Executor:
+    """What grades the notebooks: a Dask cluster for `--scheduler`, else a local pool of
+    `workers` processes (see `autograder.judging.executor`)."""
+    if scheduler:
+        from autograder.distributed.client import DaskCluster
+
+        return DaskCluster(scheduler)  # a mistyped --scheduler is one line, nothing graded
+    from autograder.judging.local_pool import LocalPool
+
+    return LocalPool(workers)
+
+
 def _grade(course: Course, lab_id: str, inputs: list[Path], workers: int, device: str,
            force: bool, db: str | None, roster: Path | None = None,
            scheduler: str | None = None) -> tuple[list[str], bool, int]:
@@ -127,9 +143,9 @@ def _grade(course: Course, lab_id: str, inputs: list[Path], workers: int, device
         intake = gather(inputs, lab_id, course.timezone, Path(scratch), course_roster,
                         lab=course.lab(lab_id))
         gradebook = Gradebook.for_course(course, db)
-        summary = grade_batch(course, lab_id, intake.submissions, gradebook, workers=workers,
-                              device=device, force=force, progress=sys.stderr.isatty(),
-                              scheduler=scheduler)  # fmt: skip
+        summary = grade_batch(course, lab_id, intake.submissions, gradebook, device=device,
+                              force=force, progress=sys.stderr.isatty(),
+                              executor=_executor(workers, scheduler))  # fmt: skip
     lines = intake.lines() + summary.lines(course.lab(lab_id).points)
     if intake.refused:
         lines.append(f"{len(intake.refused)} inputs refused (named above); everything else was "

@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import tempfile
 import time
 import zlib
 from pathlib import Path
@@ -27,13 +26,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from autograder.core.config import Course, Lab, load_course
+from autograder.core.config import Course, load_course
 from autograder.core.errors import GraderFault
-from autograder.core.notebook import read_notebook
 from autograder.judging.feedback import fail_missing_name, student_message
-from autograder.judging.imported_labs import seeded_source
+from autograder.judging.reference import notebook_run, reference_run
 from autograder.judging.tolerance import ToleranceHelper
-from autograder.sandbox.execute import NotebookRun, run_notebook
+from autograder.sandbox.execute import NotebookRun
 from autograder.testing import PartialCredit
 
 DEVICE_ENV = "COURSELIB_DEVICE"
@@ -92,25 +90,6 @@ def lab_of(path: Path, course: Course) -> str:
     raise pytest.UsageError(f"{path} is not inside tests/<lab> for a lab of course_config.py")
 
 
-_runs: dict[tuple[str, str], NotebookRun] = {}
-
-
-def _notebook_run(notebook: Path, skip_tags: tuple[str, ...],
-                  lab: Lab | None = None) -> NotebookRun:  # fmt: skip
-    """Run a notebook once per pytest session, in a private working folder (every cell seeded
-    first when the lab says so, as the grader's sandbox runs it: `Lab.cell_seed`)."""
-    key = (str(notebook), ",".join(skip_tags))
-    if key not in _runs:
-        nb = read_notebook(notebook)
-        if lab is not None and lab.cell_seed is not None:
-            for cell in nb.cells:
-                if cell.cell_type == "code":
-                    cell.source = seeded_source(cell.source, lab.cell_seed, lab.cell_seed_variable)
-        with tempfile.TemporaryDirectory(prefix="autograder-run-") as workdir:
-            _runs[key] = run_notebook(nb, skip_tags, cwd=Path(workdir))
-    return _runs[key]
-
-
 @pytest.fixture(scope="session")
 def course(request: pytest.FixtureRequest) -> Course:
     return load_course(Path(request.config.rootpath))
@@ -119,21 +98,6 @@ def course(request: pytest.FixtureRequest) -> Course:
 @pytest.fixture(scope="module")
 def lab_id(request: pytest.FixtureRequest, course: Course) -> str:
     return lab_of(Path(request.path), course)
-
-
-# The trusted reference run also leaves out the visible checks (they only assert that the
-# solution is right, as the release's executed solution notebook shows; Lab 1: 0.9 s of its
-# 2.2 s) and the cells tagged `not-in-reference`: the graded data and training cells, whose
-# results are the student's business (Lab 4: 26 s of every grading worker's start). A hidden
-# test that reads a name only they define fails the release, which runs the tests against
-# this very run.
-REFERENCE_SKIP_TAGS = ("visible-check", "not-in-reference")
-
-
-def reference_run(lab: Lab) -> NotebookRun:
-    """The lab's reference notebook, run once per process (a grading worker runs it once)."""
-    skip_tags = tuple(dict.fromkeys((*lab.skip_tags, *REFERENCE_SKIP_TAGS)))
-    return _notebook_run(lab.notebook, skip_tags, lab)
 
 
 class ReferenceNamespace(Namespace):
@@ -163,7 +127,7 @@ def sub(request: pytest.FixtureRequest, course: Course, lab_id: str, ref: Namesp
         # the solution as a submission runs: every cell but the lab's skip_tags (the graded
         # training included, which the lean reference run of `ref` leaves out)
         lab = course.lab(lab_id)
-        return Namespace(_notebook_run(lab.notebook, lab.skip_tags, lab), "reference notebook")
+        return Namespace(notebook_run(lab.notebook, lab.skip_tags, lab), "reference notebook")
     from autograder.judging import judge
 
     device = os.environ.get(DEVICE_ENV, "cpu")

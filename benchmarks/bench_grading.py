@@ -65,6 +65,7 @@ def ours(copies: int, workers: int, folder: Path, scheduler: str | None = None,
     from autograder.core.config import load_course
     from autograder.intake import collect
     from autograder.judging.grading import grade_batch
+    from autograder.judging.local_pool import LocalPool
     from autograder.records.gradebook import Gradebook
     from autograder.sandbox import isolation
 
@@ -75,11 +76,16 @@ def ours(copies: int, workers: int, folder: Path, scheduler: str | None = None,
         shutil.copy(root / "solutions" / lab / f"{lab}.ipynb", inbox / f"s{index:03d}.ipynb")
     gradebook = Gradebook(f"sqlite:///{folder / 'bench.sqlite'}")
     submissions = collect([inbox], lab, course.timezone, folder)
+    executor = LocalPool(workers)
+    if scheduler:
+        from autograder.distributed.client import DaskCluster
+
+        executor = DaskCluster(scheduler)
     started = time.perf_counter()
     started_at = datetime.now(UTC)
     busy_before, total_before = cpu_jiffies()
-    summary = grade_batch(course, lab, submissions, gradebook, workers=workers, progress=False,
-                          scheduler=scheduler)  # fmt: skip
+    summary = grade_batch(course, lab, submissions, gradebook, progress=False,
+                          executor=executor)  # fmt: skip
     busy_after, total_after = cpu_jiffies()
     wall = time.perf_counter() - started
     ended_at = datetime.now(UTC)

@@ -37,11 +37,11 @@ started = time.perf_counter()
 marks = {}
 def mark(name):
     marks[name] = time.perf_counter() - started
-import autograder.judging.grading, autograder.judging.judge
+import autograder.judging.local_pool, autograder.judging.judge
 mark("worker imports")
 from autograder.judging import judge
 from autograder.core.config import load_course
-from autograder.pytest_plugin import reference_run
+from autograder.judging.reference import reference_run
 course = load_course(Path(sys.argv[1]))
 lab_id, mode = sys.argv[2], sys.argv[3]
 lab = course.lab(lab_id)

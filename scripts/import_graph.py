@@ -26,7 +26,8 @@ LAYERS = [
     ["sandbox"],
     ["intake"],
     ["records"],
-    ["judging", "pytest_plugin"],
+    ["judging"],
+    ["pytest_plugin"],  # pytest's face on the judge: the judge never imports it
     ["authoring", "validate"],
     ["exports", "distributed", "review"],
     ["cli", "__main__"],

@@ -1,12 +1,13 @@
 """Grade a batch on a Dask (`distributed`) cluster: the client side of `grade --scheduler`.
 
 `--scheduler local:N` starts a LocalCluster of N worker processes here; `--scheduler
-tcp://host:8786` uses the scheduler there. `grade_on_cluster` registers the worker plugin
-(`autograder.distributed.GradingWorker`, shipping the course bundle), then sends each submission
-as a task carrying the notebook's bytes and hands each result, as it comes back, to the batch's
-recorder (`autograder.judging.grading.BatchRecorder`): the client stays the only gradebook writer,
-one transaction per submission, so resuming, whole runs and skipping unchanged notebooks hold as
-with the local pool.
+tcp://host:8786` uses the scheduler there. `DaskCluster` is the batch's executor for it (see
+`autograder.judging.executor`; the CLI hands it to `grade_batch`): `grade_on_cluster` registers
+the worker plugin (`autograder.distributed.worker_plugin.GradingWorker`, shipping the course
+bundle), then sends each submission as a task carrying the notebook's bytes and hands each
+result, as it comes back, to the batch's recorder (`autograder.judging.grading.BatchRecorder`):
+the client stays the only gradebook writer, one transaction per submission, so resuming, whole
+runs and skipping unchanged notebooks hold as with the local pool.
 
 Faults. The scheduler does not retry (the client sets its `allowed_failures` to 0): a worker
 that dies fails every task it held with KilledWorker, and the client sends each one again. A
@@ -26,11 +27,15 @@ import logging
 import re
 from collections.abc import Iterator
 from concurrent.futures import CancelledError
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autograder.core.config import Course
 from autograder.core.errors import UserError
 from autograder.distributed.course_bundle import pack
+
+if TYPE_CHECKING:
+    from autograder.judging.executor import Job
+    from autograder.judging.grading import BatchRecorder
 
 CONNECT_TIMEOUT_S = 10
 WORKER_WAIT_S = 60  # how long a batch waits for the cluster's first worker
@@ -92,7 +97,7 @@ def grading_slots(client: Any, device: str, gpu_share: float) -> int:
 
 
 def _check_cluster(client: Any, spec: str, device: str, gpu_share: float) -> None:
-    from autograder.distributed import no_retries
+    from autograder.distributed.worker_plugin import no_retries
 
     try:
         client.wait_for_workers(1, timeout=WORKER_WAIT_S)
@@ -111,6 +116,20 @@ def _check_cluster(client: Any, spec: str, device: str, gpu_share: float) -> Non
     except Exception as error:  # noqa: BLE001 - e.g. a scheduler without the kit installed
         raise ClusterError(f"--scheduler {spec}: the scheduler cannot run the kit "
                            f"({type(error).__name__}); install the kit there too") from None
+
+
+class DaskCluster:
+    """The `Executor` of `grade --scheduler SPEC`: a mistyped SPEC is one line at once, before
+    anything is read or graded."""
+
+    def __init__(self, scheduler: str):
+        self.scheduler = check_scheduler(scheduler)
+
+    def grade(self, jobs: list[Job], recorder: BatchRecorder) -> set[str]:
+        lab = recorder.course.lab(recorder.lab_id)
+        return grade_on_cluster(recorder.course, recorder.lab_id, jobs, self.scheduler,
+                                recorder.device, recorder.digest, recorder,
+                                gpu_share=1 / lab.submissions_per_gpu)  # fmt: skip
 
 
 def plugin_name(lab_id: str, digest: str, device: str) -> str:
@@ -133,7 +152,11 @@ def grade_on_cluster(course: Course, lab_id: str, todo: list[tuple[Any, str]], s
     from distributed.comm import CommClosedError
     from distributed.scheduler import KilledWorker
 
-    from autograder.distributed import GradingWorker, grade_submission, started_topic
+    from autograder.distributed.worker_plugin import (
+        GradingWorker,
+        grade_submission,
+        started_topic,
+    )
 
     name = plugin_name(lab_id, digest, device)
     resources = {GPU_RESOURCE: gpu_share} if device.startswith("cuda") else None

@@ -13,7 +13,7 @@ must be safe as a file name and must never merge two students. The rule:
 Ids of the first kind never contain `~`, and ids of the second kind differ whenever the texts do
 (short of a SHA-256 collision), so two different names never share an id. Two ids that differ
 only in letter case would still share a feedback file on a case-insensitive file system; the
-intake treats them as the same student (see `autograder.intake`).
+intake treats them as the same student (see `autograder.intake.submissions`).
 """
 
 from __future__ import annotations

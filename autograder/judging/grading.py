@@ -1,35 +1,29 @@
-"""Grade a batch of submissions: workers, progress, gradebook writes, and a summary.
+"""Grade a batch of submissions: what to grade, progress, gradebook writes, and a summary.
 
-Each worker is a long-lived process holding its own sandbox server (its own uid) and the
-reference namespace, so imports, the reference notebook and the sandbox start are paid once per
-worker; each submission then costs one fork and its own tests. The parent process is the only
-writer of the gradebook: every finished submission is committed at once (one transaction per
-run), so an interrupted batch keeps everything graded so far and resumes where it stopped.
+The batch's logic is the same whichever `Executor` grades the notebooks (the local process pool
+by default, or a Dask cluster the CLI hands in; see `autograder.judging.executor`): notebooks
+already graded against the same tests are skipped, one that is not a notebook is graded zero
+here, and the parent process is the only writer of the gradebook: every finished submission is
+committed at once (one transaction per run), so an interrupted batch keeps everything graded so
+far and resumes where it stopped. A notebook the grader could not grade is a fault, never a
+grade.
 """
-
 from __future__ import annotations
 
-import atexit
-import contextlib
-import multiprocessing
 import os
 import re
-import sys
 import time
 from collections import Counter
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from autograder.core.config import Course, load_course
-from autograder.core.errors import GraderFault
+from autograder.core.config import Course
 from autograder.core.notebook import NotebookError, read_notebook
 from autograder.core.safe_text import one_line
 
-if TYPE_CHECKING:  # the grading workers import this module: they need no gradebook (SQLAlchemy)
+if TYPE_CHECKING:  # the gradebook (SQLAlchemy) is imported when a batch runs, not before
     from autograder.intake import Submission
+    from autograder.judging.executor import Executor
     from autograder.records.gradebook import Gradebook
 
 
@@ -88,65 +82,6 @@ class BatchSummary:
             lines.append("WARNING: bubblewrap is unavailable: student code ran with resource "
                          "limits only, without filesystem or network isolation")  # fmt: skip
         return lines
-
-
-# --------------------------------------------------------------------------- worker process
-
-_worker_state: dict[str, Any] = {}
-
-
-# How long a grading worker waits for the first one to be ready before preparing anyway.
-STAGGER_WAIT_S = 30.0
-
-
-def staggered(workers: int, cores: int | None) -> bool:
-    """Whether workers after the first wait for it to be ready before paying their own start:
-    each start runs two heavy processes (the sandbox server and the reference notebook), so
-    when the cores cannot hold all of them at once the first submission would otherwise start
-    only when every worker is ready; waiting costs no throughput there, the cores being full."""
-    return workers > 1 and (cores or 1) < 2 * workers
-
-
-def _init_worker(slots: Any, root: str, device: str, lab_id: str, first_ready: Any) -> None:
-    from autograder.judging import judge
-
-    slot = slots.get()
-    if slot != 0 and first_ready is not None:
-        first_ready.wait(STAGGER_WAIT_S)
-    judge.configure(slot=slot, device=device)
-    # atexit runs last-registered first: the sandbox (and its scratch folder) is closed, then the
-    # worker leaves without tearing down torch, pytest and every module one by one (over a
-    # second of a TA's wait after the last grade, for memory the system frees anyway).
-    atexit.register(_leave_now)
-    atexit.register(judge.shutdown)
-    try:
-        course = load_course(Path(root))
-        _worker_state.update(course=course, device=device)
-        judge.prepare(course, lab_id, device)
-    finally:
-        if slot == 0 and first_ready is not None:
-            first_ready.set()
-
-
-def _leave_now() -> None:
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    os._exit(0)
-
-
-def verdict_result(verdict: Any) -> dict:
-    """What a grading worker (of the local pool or of a Dask cluster) sends back for `store`."""
-    return {"records": verdict.records, "report": verdict.notebook_report,
-            "student_s": verdict.student_seconds, "wall_s": verdict.wall_seconds,
-            "sandbox": verdict.sandbox_mode}  # fmt: skip
-
-
-def _grade_in_worker(lab_id: str, path: str) -> dict:
-    from autograder.judging import judge
-
-    course = _worker_state["course"]
-    return verdict_result(judge.grade_notebook(course, lab_id, Path(path), _worker_state["device"]))
 
 
 MAX_NOTES = 50
@@ -208,8 +143,6 @@ def _test_list(course: Course, lab_id: str) -> list[dict]:
 
     return [record.__dict__ | {} for record in run_hidden_tests(course, lab_id, collect_only=True)]
 
-
-MAX_FAULT_ATTEMPTS = 3  # gradings of one notebook when the grader itself fails (then a fault)
 
 
 @dataclass
@@ -295,28 +228,27 @@ def grade_batch(
     device: str = "cpu",
     force: bool = False,
     progress: bool = True,
-    scheduler: str | None = None,
+    executor: Executor | None = None,
 ) -> BatchSummary:
-    """Grade `submissions` into `gradebook`: in a local pool of `workers` processes, or on the
-    Dask cluster `scheduler` (`local:N` or an address; see `autograder.distributed.client`).
+    """Grade `submissions` into `gradebook` with `executor`: by default a local pool of `workers`
+    processes (`autograder.judging.local_pool.LocalPool`); `grade --scheduler` hands in a Dask
+    cluster (`autograder.distributed.client.DaskCluster`).
 
     A failure of the grader itself (a sandbox that cannot start, a pytest session that cannot
-    run, a worker that dies) is retried, up to MAX_FAULT_ATTEMPTS gradings of the notebook, then
-    recorded as a fault, never as a grade. A gradebook that stops answering stops the batch
-    (`summary.stopped`): what was stored stays, and the same command resumes."""
+    run, a worker that dies) is retried by the executor, then recorded as a fault, never as a
+    grade. A gradebook that stops answering stops the batch (`summary.stopped`): what was stored
+    stays, and the same command resumes."""
     from tqdm import tqdm
 
     from autograder.core.written import AnswerCells
+    from autograder.judging.local_pool import LocalPool
     from autograder.records.gradebook import GradebookUnavailable, file_sha256, tests_digest
     from autograder.records.manual_grades import ManualGrades
     from autograder.sandbox import isolation
 
     started = time.perf_counter()
     course.lab(lab_id)
-    if scheduler:
-        from autograder.distributed.client import check_scheduler
-
-        check_scheduler(scheduler)  # a mistyped --scheduler is one line even with nothing to do
+    executor = executor or LocalPool(workers)
     digest = tests_digest(course, lab_id)
     summary = BatchSummary(lab=lab_id, sandbox=isolation())
     # What each notebook answered is kept for the TAs' review (written answers, code cells).
@@ -349,16 +281,9 @@ def grade_batch(
             recorder.bar = tqdm(total=len(todo), desc=f"grading {lab_id}", unit="sub",
                                 disable=not progress, dynamic_ncols=True)  # fmt: skip
             try:
-                if scheduler:
-                    from autograder.distributed.client import grade_on_cluster
-
-                    modes = grade_on_cluster(course, lab_id, todo, scheduler, device, digest,
-                                             recorder, gpu_share=1 / course.lab(
-                                                 lab_id).submissions_per_gpu)  # fmt: skip
-                    if modes:  # the summary warns about the workers' sandboxes, not this one's
-                        summary.sandbox = "bwrap" if modes == {"bwrap"} else "limits only"
-                else:
-                    _grade_in_pools(course, lab_id, todo, workers, device, recorder)
+                modes = executor.grade(todo, recorder)
+                if modes:  # the summary warns about the workers' sandboxes, not this one's
+                    summary.sandbox = "bwrap" if modes == {"bwrap"} else "limits only"
             finally:
                 recorder.bar.close()
     except GradebookUnavailable as error:
@@ -367,101 +292,6 @@ def grade_batch(
                            "was graded is stored, run the same command again to go on")  # fmt: skip
     summary.wall_s = time.perf_counter() - started
     return summary
-
-
-def _grade_in_pools(course: Course, lab_id: str, todo: list[tuple[Submission, str]],
-                    workers: int, device: str, recorder: BatchRecorder) -> None:  # fmt: skip
-    """Grade `todo` in pools of worker processes; a pool that a dying worker broke is rebuilt.
-
-    A submission that was being graded when a worker died is graded again; after a second such
-    death it is graded alone, and if its worker dies then too, that is recorded as a grader
-    fault (the worker is the grader's). A submission whose grading failed in the grader is graded
-    again (in a fresh sandbox) until MAX_FAULT_ATTEMPTS, then recorded as a fault. Submissions
-    that had not started yet are graded again as if nothing happened.
-    """
-    deaths: Counter = Counter()
-    attempts: Counter = Counter()
-    queue = list(todo)
-
-    def failed(job: tuple[Submission, str], reason: str) -> None:
-        attempts[job[0].student] += 1
-        if attempts[job[0].student] < MAX_FAULT_ATTEMPTS:
-            queue.append(job)
-        else:
-            recorder.fault(*job, reason)
-            recorder.bar.update(1)
-
-    while queue:
-        together = [job for job in queue if deaths[job[0].student] < 2]
-        alone = [job for job in queue if deaths[job[0].student] >= 2]
-        queue = []
-        died, waited = _grade_in_pool(course, lab_id, together, workers, device, recorder,
-                                      failed)  # fmt: skip
-        for job in died:
-            deaths[job[0].student] += 1
-        queue += died + waited  # the jobs that were only waiting when a pool broke: unpenalised
-        for job in alone:
-            died_alone, waited = _grade_in_pool(course, lab_id, [job], 1, device, recorder,
-                                                failed)  # fmt: skip
-            queue += waited
-            for dead in died_alone:
-                recorder.fault(*dead, "the grading worker died three times while grading this "
-                               "notebook (the last time grading it alone)")  # fmt: skip
-                recorder.bar.update(1)
-
-
-def _grade_in_pool(course: Course, lab_id: str, jobs: list[tuple[Submission, str]], workers: int,
-                   device: str, recorder: BatchRecorder,
-                   failed: Any) -> tuple[list, list]:  # fmt: skip
-    """Grade `jobs` in one pool: (the jobs that were running when a worker died, the jobs that
-    had not started yet then); every other job is stored, or handed to `failed` with the reason
-    the grader failed on it."""
-    if not jobs:
-        return [], []
-    workers = max(1, min(workers, len(jobs)))
-    context = multiprocessing.get_context("spawn")
-    slots = context.Queue()
-    for slot in range(workers):
-        slots.put(slot)
-    first_ready = context.Event() if staggered(workers, os.cpu_count()) else None
-    executor = ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                                   initializer=_init_worker,
-                                   initargs=(slots, str(course.root), device, lab_id,
-                                             first_ready))  # fmt: skip
-    died: list = []
-    waiting: list = []
-    try:
-        pending = {executor.submit(_grade_in_worker, lab_id, str(sub.path)): (sub, sha)
-                   for sub, sha in jobs}  # fmt: skip
-        started: set = set()
-        while pending:
-            started |= {future for future in pending if future.running()}
-            done, _ = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
-            for future in done:
-                job = pending.pop(future)
-                try:
-                    result = future.result()
-                except BrokenProcessPool:
-                    (died if future in started else waiting).append(job)
-                    continue
-                except Exception as error:  # noqa: BLE001 - the grader failed on this notebook
-                    failed(job, f"{type(error).__name__}: {str(error)[:200]}"
-                           if not isinstance(error, GraderFault) else str(error))  # fmt: skip
-                    continue
-                recorder.store(*job, result)
-                recorder.bar.update(1)
-    except KeyboardInterrupt:
-        executor.shutdown(wait=False, cancel_futures=True)
-        for process in list(getattr(executor, "_processes", {}).values()):
-            process.kill()
-        raise
-    except BaseException:
-        for process in list(getattr(executor, "_processes", {}).values()):
-            process.kill()  # the batch stops (a gradebook that stopped answering): no waiting
-        raise
-    finally:
-        executor.shutdown(wait=True, cancel_futures=True)
-    return died, waiting
 
 
 def default_workers() -> int:

@@ -9,9 +9,9 @@ there is one (NotImplementedError, ValueError, ...), else as `SubmissionRaised`;
 the student's own.
 
 A test that crashes or times out the sandbox fails; the next test starts a fresh sandbox child and
-executes the notebook again (see `autograder.sandbox` for the policy). `grade_notebook` runs the
-hidden tests in this process with `pytest.main`, so a long-lived grading worker pays for imports,
-the reference notebook and the sandbox server once.
+executes the notebook again (see `autograder.sandbox.sandbox` for the policy). `grade_notebook`
+runs the hidden tests in this process with `pytest.main`, so a long-lived grading worker pays for
+imports, the reference notebook and the sandbox server once.
 """
 
 from __future__ import annotations
@@ -376,7 +376,7 @@ def prepare(course: Course, lab_id: str, device: str) -> None:
     (its imports, the lab's included, take seconds) while this process runs the reference
     notebook and warms up as the server does. Only a head start: anything that fails here fails
     again, with its message, when the first submission is graded."""
-    from autograder.pytest_plugin import reference_run
+    from autograder.judging.reference import reference_run
     from autograder.sandbox.execute import warm_up
 
     configure(int(_settings["slot"]), device)

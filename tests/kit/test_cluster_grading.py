@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from autograder import cli
 from autograder.core.config import load_course
 from autograder.distributed import client as client_module
-from autograder.distributed.client import grading_slots
+from autograder.distributed.client import DaskCluster, grading_slots
 from autograder.intake import collect
 from autograder.judging.grading import grade_batch
 from autograder.records import gradebook as gb
@@ -70,7 +70,7 @@ def test_the_cluster_gives_the_records_of_the_local_pool(tmp_path: Path, cluster
     on_cluster = Gradebook(f"sqlite:///{tmp_path / 'cluster.sqlite'}")
     pool_summary = grade_batch(course, LAB1, submissions, pool, workers=2, progress=False)
     summary = grade_batch(course, LAB1, submissions, on_cluster, progress=False,
-                          scheduler=cluster_address)  # fmt: skip
+                          executor=DaskCluster(cluster_address))  # fmt: skip
     expected = _records(pool, LAB1)
     assert sorted(expected) == sorted(LAB1_SUBMISSIONS)
     assert _records(on_cluster, LAB1) == expected
@@ -79,7 +79,7 @@ def test_the_cluster_gives_the_records_of_the_local_pool(tmp_path: Path, cluster
     assert 0 < summary.scores["partial"] < summary.scores["solution"]
     assert len(summary.overheads) == len(LAB1_SUBMISSIONS)  # the per-submission figures too
     again = grade_batch(course, LAB1, submissions, on_cluster, progress=False,
-                        scheduler=cluster_address)  # fmt: skip
+                        executor=DaskCluster(cluster_address))  # fmt: skip
     assert (again.graded, again.skipped) == (0, len(LAB1_SUBMISSIONS))
 
 

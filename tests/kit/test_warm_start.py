@@ -17,7 +17,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from autograder.core.config import load_course
 from autograder.core.notebook import notebook_imports
 from autograder.judging import judge
-from autograder.judging.grading import staggered
+from autograder.judging.local_pool import staggered
 from autograder.pytest_plugin import reference_run
 from autograder.sandbox import Limits, Sandbox
 
