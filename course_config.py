@@ -41,7 +41,7 @@ COURSE = {
             "notebook": "source/lab01_rnn_from_scratch/lab01_rnn_from_scratch.ipynb",
             "release": "2026-09-28T09:00",
             "due": "2026-10-12T23:59",
-            "points": 50,
+            "points": 54,
         },
         {
             "id": "lab02_onset_detection",
@@ -49,7 +49,7 @@ COURSE = {
             "notebook": "source/lab02_onset_detection/lab02_onset_detection.ipynb",
             "release": "2026-10-12T09:00",
             "due": "2026-10-26T23:59",
-            "points": 50,
+            "points": 54,
             # Gradescope: run_autograder peaks at about 670 MB on the solution, too close to the
             # 768 MB default (benchmarks/gradescope_labs.py); set the assignment to 1024 MB.
             "gradescope": {"memory_mb": 1024},
@@ -70,7 +70,7 @@ COURSE = {
             "notebook": "source/lab03_sequence_generation/lab03_sequence_generation.ipynb",
             "release": "2026-10-26T09:00",
             "due": "2026-11-09T23:59",
-            "points": 50,
+            "points": 54,
             # Gradescope: run_autograder peaks at about 740 MB on the solution; set 1024 MB.
             "gradescope": {"memory_mb": 1024},
             # The graded training cell: 60 s of CPU time on one core, stated in the notebook and
@@ -98,7 +98,7 @@ COURSE = {
             "notebook": "source/lab04_sequence_classification/lab04_sequence_classification.ipynb",
             "release": "2026-11-09T09:00",
             "due": "2026-11-23T23:59",
-            "points": 50,
+            "points": 54,
             # Gradescope: run_autograder peaks at about 1.2 GB on the solution; set 1536 MB.
             "gradescope": {"memory_mb": 1536},
             # The graded training cell: 60 s of CPU time on one core, stated in the notebook and

@@ -281,15 +281,27 @@ def cmd_demo(course: Course, args: argparse.Namespace) -> int:
     print(f"sandbox: {isolation()}")
     db = f"sqlite:///{course.root / 'reports' / 'demo-gradebook.sqlite'}"
     (course.root / "reports").mkdir(exist_ok=True)
+    graded = []
     for lab_id in course.labs:
         examples = course.root / "examples" / lab_id
         if not examples.is_dir():
             continue
         print(f"grading the example submissions in examples/{lab_id}/")
-        for line in _grade(course, lab_id, [examples], 2, "auto", True, db)[0]:
+        for line in grade_examples(course, lab_id, db):
             print(line)
         print(_report(course, lab_id, course.root / "reports" / lab_id, db))
+        graded.append(lab_id)
+    for lab_id in graded:
+        # The written answers wait for a TA: the review app reads the demo's gradebook.
+        print(f"next: autograder review {lab_id} --db {db}   (grade the written answers in a "
+              f"browser), then autograder report {lab_id} --db {db}")  # fmt: skip
     return 0
+
+
+def grade_examples(course: Course, lab_id: str, db: str) -> list[str]:
+    """Grade the lab's example submissions (examples/<lab>/) into the gradebook `db`, as the
+    demo does (written answers kept for review); the lines to print."""
+    return _grade(course, lab_id, [course.root / "examples" / lab_id], 2, "auto", True, db)[0]
 
 
 def cmd_init(course: Course | None, args: argparse.Namespace) -> int:

@@ -12,8 +12,12 @@ this course, one lab per notebook (lab id: the notebook's name, or `--lab` for o
   stays in the notebook as a visible check, without its `### BEGIN HIDDEN TESTS` part.
 - Each test cell is a question `1.<k> <grade_id>` with a heading `### 1.<k> <grade_id> (<points>
   points)` before the cells it checks; other headings that end in "(N points)" lose that ending.
-- Cells graded by hand (answers, tasks) stay in the lab's text, their answers hidden from the
-  release like any solution, and are listed: the kit does not grade them yet.
+- A Markdown answer graded by hand (`solution: true, grade: true`, with points) is a written
+  question of the lab (`autograder.core.written`): it keeps its grade_id and points, its answer
+  becomes the model answer (hidden from the release), and a heading `### 1.<k> <grade_id>
+  (<points> points)` goes before it; TAs grade it in `autograder review`. Other cells graded by
+  hand (code answers, tasks) stay in the lab's text, their answers hidden from the release like
+  any solution, and are listed: the kit does not grade them.
 - The assignment's other files (images, data) go with the lab; nbgrader's 30 s of wall-clock time
   per cell is the lab's time limit, and the submission's own copies of the test cells are not run
   with it.
@@ -48,6 +52,7 @@ from autograder.authoring.imported_lab import (
     write_lab,
 )
 from autograder.authoring.nbgrader_autotest import expand, has_autotests
+from autograder.core.written import is_written_answer
 
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 # nbgrader's Execute.timeout: the wall-clock seconds a cell may run (the lab's wall_factor 1 makes
@@ -101,6 +106,11 @@ def _is_test_cell(cell) -> bool:
     return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
 
 
+def _is_written_answer(cell) -> bool:
+    points = _meta(cell).get("points")
+    return is_written_answer(cell) and isinstance(points, int | float) and points > 0
+
+
 def read_nbgrader(path: Path, lab_id: str | None = None) -> ImportedLab:
     """One notebook of an nbgrader assignment as a lab."""
     nb = read_notebook(path)
@@ -113,6 +123,7 @@ def read_nbgrader(path: Path, lab_id: str | None = None) -> ImportedLab:
     student_names: set[str] = set()
     given_names: set[str] = set()
     question_start = 0  # where the cells of the next question begin in `cells`
+    questions = 0  # questions so far (tested and written), numbered in notebook order
     for index, original in enumerate(nb.cells):
         cell = copy.deepcopy(original)
         cell.source = autotest_sources.get(index, cell.source)
@@ -126,11 +137,21 @@ def read_nbgrader(path: Path, lab_id: str | None = None) -> ImportedLab:
             if cell.cell_type == "code":
                 student_names |= defined_names(cell.source)
             cell.source = as_solution_region(cell.source)
+        if _is_written_answer(cell):
+            # nbgrader's manually graded answer: a written question, with a heading of its own
+            points = float(meta["points"])
+            questions += 1
+            cells.append(new_markdown_cell(f"### 1.{questions} {grade_id} "
+                                           f"({points_text(points)})"))  # fmt: skip
+            cell.metadata["nbgrader"] = {**meta, "grade_id": grade_id}
+            cells.append(cell)
+            question_start = len(cells)
+            continue
         if (meta.get("grade") and meta.get("solution")) or meta.get("task"):
             what = "a task" if meta.get("task") else "an answer"
             notes.append(f"{grade_id}: {what} graded by hand in nbgrader "
                          f"({points_text(float(meta.get('points', 0)))}): kept in the text, not "
-                         "graded by the kit yet")  # fmt: skip
+                         "graded by the kit")  # fmt: skip
             cell.metadata["nbgrader"] = {**meta, "grade": False}
             cell.metadata["nbgrader"].pop("points", None)
         if not _is_test_cell(cell):
@@ -140,7 +161,8 @@ def read_nbgrader(path: Path, lab_id: str | None = None) -> ImportedLab:
         if points <= 0:
             notes.append(f"{grade_id}: a test cell worth no points: not imported")
             continue
-        question = f"1.{len(tests) + 1} {grade_id}"
+        questions += 1
+        question = f"1.{questions} {grade_id}"
         code = without_markers(cell.source)
         check = Check("cell", code, f"test cell {grade_id}", points)
         tests.append(ImportedTest(python_name(grade_id), question, points, [check]))
@@ -196,8 +218,8 @@ def import_nbgrader(course_root: Path, path: Path, lab_id: str | None = None) ->
         if not any(_is_test_cell(cell) and float(_meta(cell).get("points", 0)) > 0
                    for cell in nb.cells):  # fmt: skip
             skipped.append(f"{notebook.name}: no autograder test cells, only cells graded by "
-                           f"hand ({_graded_by_hand(nb)}): not imported, the kit does not grade "
-                           "those yet")  # fmt: skip
+                           f"hand ({_graded_by_hand(nb)}): not imported, a lab needs at least "
+                           "one test cell")  # fmt: skip
             continue
         labs.append(read_nbgrader(notebook, lab_id))
     if not labs:

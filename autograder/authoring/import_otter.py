@@ -16,8 +16,10 @@ of this course.
   master before importing it, as before `otter assign`); in the exception-based format its
   function is called with the submission's values of its parameters.
 - Each graded question gets one heading, `### 1.<k> <name> (<points> points)`, at its first cell.
-  Questions graded by hand stay in the text, their answers hidden from the release, and are
-  listed; so is every case the kit cannot run as Otter does.
+  A question graded by hand (`manual`) whose answer is one Markdown cell is a written question
+  (`autograder.core.written`: its points from the config, its answer the model answer), graded
+  by TAs in `autograder review`; other questions graded by hand stay in the text, their answers
+  hidden from the release, and are listed; so is every case the kit cannot run as Otter does.
 - The config's `files` go with the lab; Otter's seeding before every cell (`seed`) is the lab's
   `cell_seed`; Otter's own check cells in a submission are not run with it.
 """
@@ -54,6 +56,7 @@ from autograder.authoring.imported_lab import (
     write_lab,
 )
 from autograder.authoring.stubs import BEGIN, END
+from autograder.core.written import is_written_answer
 
 BLOCK = re.compile(r"#\s+(begin|end)\s+(question|prompt|solution|tests)\s*", re.IGNORECASE)
 CONFIG_CELL = re.compile(r"\s*#\s+ASSIGNMENT\s+CONFIG", re.IGNORECASE)
@@ -417,16 +420,31 @@ def _reads_student_file(code: str, student_files: list[str]) -> str | None:
 def _end_question(question: _Question, cells: list, tests: list[ImportedTest], notes: list[str],
                   student_files: list[str]) -> None:  # fmt: skip
     name, config = question.name, question.config
+    number = len({test.question for test in tests}) + sum(map(is_written_answer, cells)) + 1
     if config.get("manual"):
         points = config.get("points")
-        worth = f" ({points_text(float(points))})" if isinstance(points, int | float) else ""
-        notes.append(f"{name}: graded by hand in Otter{worth}: kept in the text, not graded by "
-                     "the kit yet")  # fmt: skip
+        answers = [cell for cell in cells[question.first:] if cell.cell_type == "markdown"
+                   and (cell.metadata.get("nbgrader") or {}).get("solution")]  # fmt: skip
+        solutions = [cell for cell in cells[question.first:]
+                     if (cell.metadata.get("nbgrader") or {}).get("solution")]  # fmt: skip
+        has_points = isinstance(points, int | float) and not isinstance(points, bool) \
+            and points > 0
+        if len(answers) == len(solutions) == 1 and has_points:
+            # one answer in words: a written question, graded by TAs in `autograder review`
+            answers[0].metadata["nbgrader"] |= {"grade": True, "points": points}
+            cells.insert(question.first, new_markdown_cell(
+                f"### 1.{number} {name} ({points_text(float(points))})"))  # fmt: skip
+            return
+        why = "without points in its config" if not has_points else \
+            "its answer not one Markdown cell"
+        worth = f" ({points_text(float(points))})" if has_points else ""
+        notes.append(f"{name}: graded by hand in Otter{worth}, {why}: kept in the text, not "
+                     "graded by the kit")  # fmt: skip
         return
     if not question.cases:
         return  # Otter grades nothing here either
     points = resolve_points(config.get("points"), question.cases)
-    label = f"1.{len({test.question for test in tests}) + 1} {name}"
+    label = f"1.{number} {name}"
     checks: list[tuple[Check, float]] = []
     for index, (case, case_points) in enumerate(zip(question.cases, points), start=1):
         what = f"{name} test case {index}"

@@ -25,6 +25,7 @@ from autograder.authoring.course_init import lab_entry as config_lab_entry
 from autograder.authoring.stubs import BEGIN, END, has_regions
 from autograder.core.config import CONFIG_FILE
 from autograder.core.notebook import without_magics
+from autograder.core.written import written_points
 from autograder.judging.imported_labs import ORIGINAL_TESTS_TAG
 
 POINTS_HEADING = re.compile(r"^(#{1,6}\s.*?)\s*\((\d+(?:\.\d+)?) points?\)\s*$", re.MULTILINE)
@@ -67,7 +68,8 @@ class ImportedLab:
 
     @property
     def points(self) -> float:
-        return sum(test.points for test in self.tests)
+        """The hidden tests' points and the written questions' (graded by TAs)."""
+        return sum(test.points for test in self.tests) + written_points(self.notebook)
 
 
 # ------------------------------------------------------------------ reading notebooks

@@ -17,7 +17,10 @@ from autograder.authoring.course_init import InitError
 from autograder.authoring.import_nbgrader import import_nbgrader, read_nbgrader
 from autograder.authoring.import_otter import read_otter, resolve_points
 from autograder.core.config import ConfigError, load_course
+from autograder.core.written import WrittenQuestion, written_questions
 from autograder.judging.hidden_tests import check_points
+from autograder.records.gradebook import Gradebook
+from autograder.review.state import LabReview
 
 FIXTURES = Path(__file__).parent / "import_fixtures"
 DOCS = FIXTURES / "nbgrader-docs"
@@ -45,19 +48,28 @@ def test_autotest_lines_expand_as_nbgrader_expands_them():
     assert all("### AUTOTEST" not in cell.source for cell in lab.notebook.cells)
 
 
-def test_answers_graded_by_hand_stay_in_the_text_and_are_named(tmp_path):
+def test_a_markdown_answer_graded_by_hand_is_a_written_question_and_the_rest_are_named(tmp_path):
     lab = read_nbgrader(DOCS / "source/ps1/problem1.ipynb")
     sources = cells_by_grade_id(lab.notebook)
     # whole-cell answers, as nbgrader clears them: the release keeps the question, not the answer
     assert sources["sum_of_squares_application"].startswith("### BEGIN SOLUTION\ndef pyramidal")
     assert sources["sum_of_squares_equation"] == "### BEGIN SOLUTION\n$\\sum_{i=1}^n i^2$\n" \
                                                  "### END SOLUTION"  # fmt: skip
+    # Part C, nbgrader's manually graded Markdown answer: a written question with its heading,
+    # grade_id and points, its answer the model answer, no mark scheme (an empty rubric)
+    assert written_questions(lab.notebook) == [WrittenQuestion(
+        "1.5 sum_of_squares_equation", 1.0, "sum_of_squares_equation",
+        lab.notebook.cells.index(next(cell for cell in lab.notebook.cells
+                                      if cell.source == sources["sum_of_squares_equation"])),
+        "$\\sum_{i=1}^n i^2$")]  # fmt: skip
+    # the code answer and the task graded by hand stay listed
     assert [note.split(":")[0] for note in lab.notes] == [
-        "sum_of_squares_equation", "sum_of_squares_application", "cell-938593c4a215c6cc"]
+        "sum_of_squares_application", "cell-938593c4a215c6cc"]
     assert all(len(note.splitlines()) == 1 for note in lab.notes)
     assert [(test.question, test.points) for test in lab.tests] == [
         ("1.1 correct_squares", 1), ("1.2 squares_invalid_input", 1),
         ("1.3 correct_sum_of_squares", 0.5), ("1.4 sum_of_squares_uses_squares", 0.5)]
+    assert lab.points == 4  # the tests' 3 and the written answer's 1
     assert set(lab.files) == {"jupyter.png"}
     assert lab.settings == {"cell_timeout_s": 30, "test_timeout_s": 30, "wall_factor": 1,
                             "skip_tags": ["demo", "original-tool-test"]}  # fmt: skip
@@ -70,11 +82,19 @@ def test_a_folder_of_notebooks_is_one_lab_each_and_one_without_tests_is_named(tm
     written = import_nbgrader(course, DOCS / "source/ps1")
     assert "source/problem1/problem1.ipynb" in written and "source/problem1/jupyter.png" in written
     assert written[-1] == ("problem2.ipynb: no autograder test cells, only cells graded by hand "
-                           "(part-a 1 point, part-b 2 points): not imported, the kit does not "
-                           "grade those yet")  # fmt: skip
+                           "(part-a 1 point, part-b 2 points): not imported, a lab needs at "
+                           "least one test cell")  # fmt: skip
     with pytest.raises(InitError, match="2 notebooks; --lab names one lab"):
         import_nbgrader(course, DOCS / "source/ps1", "other")
-    assert check_points(load_course(course), "problem1") == 3
+    loaded = load_course(course)
+    assert loaded.lab("problem1").points == 4 and check_points(loaded, "problem1") == 4
+    # the review app opens the written question with an empty rubric, for TAs to fill in
+    gradebook = Gradebook.for_course(loaded, f"sqlite:///{tmp_path / 'gradebook.sqlite'}")
+    review = LabReview(loaded, "problem1", gradebook, lambda student: student)
+    review.refresh()
+    assert [(q.name, q.kind) for q in review.questions] == [
+        ("1.5 sum_of_squares_equation", "written")]  # no grading runs yet: no tested questions
+    assert review.manual.rubric("1.5 sum_of_squares_equation") == []
 
 
 def test_hidden_tests_leave_the_visible_check_and_a_test_reading_no_answer_is_marked():
@@ -144,6 +164,18 @@ def test_otter_masters_are_read_as_otter_reads_them():
     # type hints stripped from the doctest, as Otter strips them
     q1 = next(test for test in example.tests if test.question == "1.1 q1")
     assert any("def identity(x):" in check.code for check in q1.checks)
+    # manual questions answered in one Markdown cell are written questions, numbered in order
+    # with the tested ones and worth their config's points; the others stay listed
+    assert [(q.name, q.points, q.grade_id) for q in written_questions(example.notebook)] == [
+        ("1.3 q4", 2.0, "q4"), ("1.4 q7", 1.0, "q7")]
+    assert written_questions(example.notebook)[0].model_answer == \
+        "**SOLUTION**: Having equal side lengths."  # fmt: skip
+    assert [test.question for test in example.tests][-1].startswith("1.6 ")
+    assert example.points == sum(test.points for test in example.tests) + 3
+    assert "q2: graded by hand in Otter (1.5 points), its answer not one Markdown cell: kept " \
+           "in the text, not graded by the kit" in example.notes  # fmt: skip
+    assert "q4: graded by hand in Otter, without points in its config: kept in the text, not " \
+           "graded by the kit" in demo.notes  # fmt: skip
 
 
 def test_an_otter_master_that_was_never_run_is_refused(tmp_path):

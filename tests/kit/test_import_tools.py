@@ -79,8 +79,9 @@ def kit_scores(course: Path, lab: str, submissions: Path) -> dict[str, dict[str,
     with open(course / "reports" / lab / "grades.csv") as grades:
         rows = list(csv.DictReader(grades))
     questions = [name for name in rows[0] if re.match(r"\d+\.\d+ ", name)]
-    return {row["student"]: {name.split(" ", 1)[1]: float(row[name]) for name in questions}
-            for row in rows}
+    # written questions (nbgrader's and Otter's answers graded by hand) wait for a TA: pending
+    return {row["student"]: {name.split(" ", 1)[1]: float(row[name]) for name in questions
+                             if row[name] != "pending"} for row in rows}
 
 
 def show(name: str, tool: str, scores: dict[str, dict[str, float]]) -> None:
@@ -173,8 +174,9 @@ def test_nbgrader_assignments_grade_the_same(name, tmp_path):
     assert original["solution"] == every
     assert sum(original["blank"].values()) < sum(every.values())
     assert sum(original["looping"].values()) < sum(every.values())
-    if name == "ps1":  # the cells graded by hand are kept and listed, problem2 named
-        assert "sum_of_squares_equation: an answer graded by hand in nbgrader" in said
+    if name == "ps1":  # the cells graded by hand are kept (Part C a written question), problem2
+        assert "sum_of_squares_application: an answer graded by hand in nbgrader" in said
+        assert "course_config.py (lab problem1, 4 points)" in said  # 3 tested, 1 written
         assert "problem2.ipynb: no autograder test cells" in said
         source = nbformat.read(str(course / "source/problem1/problem1.ipynb"), as_version=4)
         assert any("pyramidal_number" in cell.source for cell in source.cells)
@@ -312,5 +314,5 @@ def test_otter_assignments_grade_the_same(name, tmp_path):
     assert sum(original["looping"].values()) < possible
     if name == "example":
         assert "q1 test case 6: reads student_file.py" in said
-        assert "q4: graded by hand in Otter (2 points)" in said
+        assert "q2: graded by hand in Otter (1.5 points)" in said  # q4 is a written question
 

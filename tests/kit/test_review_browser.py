@@ -36,7 +36,7 @@ import nbformat
 import pytest
 import written_lab
 
-from autograder.cli import main
+from autograder.cli import grade_examples, main
 from autograder.core.config import load_course
 from autograder.review.security import hash_password
 
@@ -49,6 +49,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 WHY, COMPARE = written_lab.WRITTEN
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(range(40))).decode()
 ALICE, BOB = "alice-password-1", "bob-password-22"
+REPO = Path(__file__).resolve().parents[2]
+DEMO_LAB = "lab01_rnn_from_scratch"
+DEMO_MEMORY, DEMO_FTDNN = "2.6 Memory and the window length", "3.5 An FTDNN or an RNN?"
 
 
 class Sentinel:
@@ -144,9 +147,9 @@ def browser():
 class Server:
     """`autograder review` as a TA runs it, in its own process."""
 
-    def __init__(self, root: Path, db: str, *extra: str):
+    def __init__(self, root: Path, db: str, *extra: str, lab: str = "essay"):
         command = [sys.executable, "-m", "autograder.cli", "--course", str(root), "review",
-                   "essay", "--db", db, "--port", "0", "--ta", "tess", *extra]  # fmt: skip
+                   lab, "--db", db, "--port", "0", "--ta", "tess", *extra]  # fmt: skip
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         self.lines = []
@@ -209,9 +212,9 @@ def _score(page) -> str:
     return page.inner_text("#score b")
 
 
-def _report(root, db, tmp_path):
+def _report(root, db, tmp_path, lab="essay"):
     out = tmp_path / "report"
-    assert main(["--course", str(root), "report", "essay", "--db", f"sqlite:///{db}",
+    assert main(["--course", str(root), "report", lab, "--db", f"sqlite:///{db}",
                  "--out", str(out)]) == 0  # fmt: skip
     return {row["student"]: row for row in csv.DictReader((out / "grades.csv").open())}, out
 
@@ -453,3 +456,47 @@ def test_two_tas_on_postgresql_get_conflicts_not_lost_updates(essay, browser, tm
         assert bob.locator("tr.rubric-item input[name=points]").nth(1).input_value() == "0.25"
     finally:
         server.stop()
+
+
+@pytest.mark.slow
+def test_the_demo_written_answers_are_graded_in_the_browser_and_exported(browser, tmp_path):
+    """The issue's done-when: the example submissions of Lab 1 graded as `autograder demo`
+    grades them (written answers kept), then a TA grades question 2.6 with its rubric in the
+    review app of the course itself, and `autograder report` exports the manual points."""
+    db = tmp_path / "demo-gradebook.sqlite"
+    lines = grade_examples(load_course(REPO), DEMO_LAB, f"sqlite:///{db}")
+    assert "graded 4" in lines[0], lines  # the cut-off notebook too: it earns nothing
+    server = Server(REPO, f"sqlite:///{db}", lab=DEMO_LAB)
+    try:
+        context = browser.new_context()
+        page, dialogs, requests = _watched(context, server)
+        page.goto(server.url)
+        row = page.locator("#questions tr", has_text=DEMO_MEMORY)
+        assert "written" in row.inner_text() and "0 of 4 graded" in row.inner_text()
+        _open(page, row.locator("a"))
+        # the rubric seeded from the source's mark scheme; the hostile answer's forged one is text
+        assert page.locator("tr.rubric-item").count() == 3
+        assert "geometrically" in page.locator("tr.rubric-item").first.inner_html()
+        assert page.locator("#groups tr.group").count() == 4  # the cut-off notebook: blank
+        _open(page, page.locator("#groups tr.group", has_text="A longer window").locator("a"))
+        assert "partial_student" in page.inner_text("#members")
+        _press(page, "1")
+        assert _score(page) == "1 / 2"
+        page.goto(page.url.split("/g/")[0])
+        _open(page, page.locator("#groups tr.group", has_text="To count the ones").locator("a"))
+        assert "perfect_student" in page.inner_text("#members")
+        _press(page, "1")
+        _press(page, "2")
+        assert _score(page) == "2 / 2"
+        assert "2 of 4 graded" in page.inner_text("#progress")
+        assert dialogs == [] and all(url.startswith(server.base) for url in requests)
+        context.close()
+    finally:
+        server.stop()
+    rows, out = _report(REPO, db, tmp_path, DEMO_LAB)
+    assert rows["perfect_student"][DEMO_MEMORY] == "2" and rows["partial_student"][DEMO_MEMORY] == "1"
+    assert rows["hostile_student"][DEMO_MEMORY] == "pending"
+    assert all(rows[student][DEMO_FTDNN] == "pending" and rows[student]["final"] == ""
+               for student in ("perfect_student", "partial_student"))  # fmt: skip
+    feedback = (out / "feedback/partial_student.md").read_text()
+    assert "+1: the gradient from an input w steps back" in feedback.replace("\\", "")
