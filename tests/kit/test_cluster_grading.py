@@ -23,6 +23,8 @@ from sqlalchemy.orm import Session
 
 from autograder import cli
 from autograder.core.config import load_course
+from autograder.core.notebook import read_notebook
+from autograder.core.written import written_points
 from autograder.distributed import client as client_module
 from autograder.distributed.client import DaskCluster, grading_slots
 from autograder.intake import collect
@@ -75,7 +77,9 @@ def test_the_cluster_gives_the_records_of_the_local_pool(tmp_path: Path, cluster
     assert sorted(expected) == sorted(LAB1_SUBMISSIONS)
     assert _records(on_cluster, LAB1) == expected
     assert summary.scores == pool_summary.scores and summary.outcomes == pool_summary.outcomes
-    assert summary.scores["solution"] == course.lab(LAB1).points and summary.scores["blank"] == 0
+    lab = course.lab(LAB1)  # the written questions wait for a TA: the tests' points alone
+    tested = lab.points - written_points(read_notebook(lab.notebook))
+    assert summary.scores["solution"] == tested == 50 and summary.scores["blank"] == 0
     assert 0 < summary.scores["partial"] < summary.scores["solution"]
     assert len(summary.overheads) == len(LAB1_SUBMISSIONS)  # the per-submission figures too
     again = grade_batch(course, LAB1, submissions, on_cluster, progress=False,
