@@ -75,7 +75,7 @@ BUILTIN_ERRORS = {
 # A test cell of an imported lab is interrupted by the child this long before the grader's own
 # backstop against sleeping code would end the sandbox, so its answer arrives in time (the child
 # looks every IDLE_TICK_S, the grader every POLL_S).
-WALL_MARGIN_S = 2.0
+IDLE_MARGIN_S = 2.0
 
 
 def notebook_payload(nb: Any, lab: Lab | None = None) -> dict:
@@ -179,7 +179,7 @@ class Connection:
         window = session.window(limit, cpu_before, idle_before)
         cpu_at_start = session.main_cpu_seconds()
         if message.get("op") == "test_cell":  # the child interrupts it before our backstop
-            message = {**message, "idle_s": max(window.idle_limit - idle_before - WALL_MARGIN_S,
+            message = {**message, "idle_s": max(window.idle_limit - idle_before - IDLE_MARGIN_S,
                                                  0.05)}  # fmt: skip
         reply = session.request(message, window, limit - cpu_before)
         cpu_at_end = session.main_cpu_seconds()
