@@ -142,10 +142,10 @@ def _grade(course: Course, lab_id: str, inputs: list[Path], workers: int, device
     with tempfile.TemporaryDirectory(prefix="autograder-intake-") as scratch:
         intake = gather(inputs, lab_id, course.timezone, Path(scratch), course_roster,
                         lab=course.lab(lab_id))
-        gradebook = Gradebook.for_course(course, db)
-        summary = grade_batch(course, lab_id, intake.submissions, gradebook, device=device,
-                              force=force, progress=sys.stderr.isatty(),
-                              executor=_executor(workers, scheduler))  # fmt: skip
+        with Gradebook.for_course(course, db) as gradebook:
+            summary = grade_batch(course, lab_id, intake.submissions, gradebook, device=device,
+                                  force=force, progress=sys.stderr.isatty(),
+                                  executor=_executor(workers, scheduler))  # fmt: skip
     lines = intake.lines() + summary.lines(course.lab(lab_id).points)
     if intake.refused:
         lines.append(f"{len(intake.refused)} inputs refused (named above); everything else was "
@@ -180,9 +180,9 @@ def _report(course: Course, lab_id: str, out: Path | None, db: str | None,
     from autograder.records.report import terminal_table, write_report
 
     course.lab(lab_id)
-    gradebook = Gradebook.existing(course, db)
     out = out or course.root / "reports" / lab_id
-    grades = write_report(course, lab_id, gradebook, out)
+    with Gradebook.existing(course, db) as gradebook:
+        grades = write_report(course, lab_id, gradebook, out)
     written = f"\nwrote {out}/grades.csv, feedback/, scores.png"
     if feedback_zip:
         path = write_feedback_zip(course, lab_id, grades, out / f"{lab_id}-feedback.zip")
@@ -230,10 +230,10 @@ def cmd_export_grades(course: Course, args: argparse.Namespace) -> int:
 
     course.lab(args.lab)
     roster = load_roster(args.roster) if args.roster else None
-    gradebook = Gradebook.existing(course, args.db)
     out = args.out or course.root / "dist" / f"{args.lab}-grades-{args.format}.csv"
-    export = export_grades(course, args.lab, gradebook, args.format, out, roster,
-                           args.assignment, args.match)  # fmt: skip
+    with Gradebook.existing(course, args.db) as gradebook:
+        export = export_grades(course, args.lab, gradebook, args.format, out, roster,
+                               args.assignment, args.match)  # fmt: skip
     print("\n".join(export.lines()))
     return 0
 

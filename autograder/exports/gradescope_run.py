@@ -139,12 +139,11 @@ def grade_submission(root: Path, started: float) -> dict[str, Any]:
     shown = one_line(notebook.relative_to(submitted).as_posix(), 200)
     print(f"run_autograder: grading {shown}" + (f" ({why})" if why else ""), flush=True)
     with tempfile.TemporaryDirectory(prefix="autograder-gradescope-") as scratch:
-        gradebook = Gradebook(f"sqlite:///{Path(scratch) / 'gradebook.sqlite'}")
-        submission = Submission(STUDENT, notebook, None, "gradescope")
-        summary = grade_batch(course, lab_id, [submission], gradebook, workers=1, device="cpu",
-                              force=True, progress=False)  # fmt: skip
-        grades = student_grades(course, lab_id, gradebook)
-        gradebook.engine.dispose()
+        with Gradebook(f"sqlite:///{Path(scratch) / 'gradebook.sqlite'}") as gradebook:
+            submission = Submission(STUDENT, notebook, None, "gradescope")
+            summary = grade_batch(course, lab_id, [submission], gradebook, workers=1,
+                                  device="cpu", force=True, progress=False)  # fmt: skip
+            grades = student_grades(course, lab_id, gradebook)
     if summary.faults:  # the grader's failure, never the student's grade
         return problem_results(f"The autograder itself failed, not your code "
                                f"({summary.faults[0]}); tell course staff.",

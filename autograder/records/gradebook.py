@@ -278,6 +278,17 @@ class Gradebook:
         except exc.SQLAlchemyError as error:
             raise cannot_open(url, error) from None
 
+    def close(self) -> None:
+        """Close every pooled connection. SQLite then folds its write-ahead log into the
+        gradebook file, so the file alone (copied, backed up, mailed) holds every grade."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Gradebook:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     @staticmethod
     def _add_missing_columns(connection: Connection) -> None:
         """Columns added since a gradebook was made (all nullable): added, empty."""

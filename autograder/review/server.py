@@ -72,4 +72,7 @@ def serve(course: Course, lab_id: str, db: str | None, host: str, port: int, ta:
     app = build_app(review, gate, allowed_hosts(host))
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                             timeout_graceful_shutdown=2)  # fmt: skip
-    uvicorn.Server(config).run(sockets=[listener])
+    try:
+        uvicorn.Server(config).run(sockets=[listener])
+    finally:  # the TA's grades folded into the gradebook file itself
+        review.gradebook.close()

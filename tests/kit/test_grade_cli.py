@@ -4,7 +4,9 @@ inputs (exit status 3, everything else graded), skipping, forcing, reports and a
 from __future__ import annotations
 
 import csv
+import gc
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -19,6 +21,7 @@ import pytest
 from course_files import tiny_notebook
 
 from autograder.cli import main
+from autograder.core.config import load_course
 from autograder.intake import IntakeError, collect
 from autograder.records.gradebook import Gradebook
 
@@ -89,10 +92,18 @@ def test_grade_skip_force_and_report(tiny_course, tmp_path, capsys):
     (late / "timestamp.txt").write_text("2026-10-14 10:00:00 UTC")
     db = f"sqlite:///{tmp_path / 'gb.sqlite'}"
     base = ["--course", str(tiny_course)]
-    assert main([*base, "grade", "tiny", str(inbox), str(tmp_path / "late"), "--db", db,
-                 "--workers", "2"]) == 0  # fmt: skip
+    gc.disable()  # nothing left to the collector: the command itself closes the gradebook
+    try:
+        assert main([*base, "grade", "tiny", str(inbox), str(tmp_path / "late"), "--db", db,
+                     "--workers", "2"]) == 0  # fmt: skip
+    finally:
+        gc.enable()
     out = capsys.readouterr().out
     assert "graded 4, skipped 0" in out and "not notebooks 1" in out
+    copied = tmp_path / "copied.sqlite"  # the file alone, as a TA copies it, holds every grade
+    shutil.copy(tmp_path / "gb.sqlite", copied)
+    assert len(Gradebook.existing(load_course(tiny_course), f"sqlite:///{copied}")
+               .latest_runs("tiny")) == 4  # fmt: skip
     assert main([*base, "grade", "tiny", str(inbox), "--db", db, "--workers", "1"]) == 0
     assert "graded 0, skipped 3" in capsys.readouterr().out
     assert main([*base, "grade", "tiny", str(inbox / "wrong.ipynb"), "--db", db, "--force"]) == 0

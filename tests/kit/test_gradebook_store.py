@@ -107,6 +107,20 @@ def test_an_older_gradebook_gains_the_new_columns(tmp_path):
         assert connection.execute("select count(*) from students").fetchone() == (2,)
 
 
+def test_a_closed_sqlite_gradebook_is_whole_in_its_one_file(tiny_course, tmp_path):
+    # SQLite keeps recent writes in a -wal file beside the gradebook until the last connection
+    # closes: a TA who copies the .sqlite file after grading must get every grade in it.
+    path = tmp_path / "gb.sqlite"
+    with Gradebook(f"sqlite:///{path}") as book:
+        book.record(graded([RECORD]))
+    wal = tmp_path / "gb.sqlite-wal"
+    assert not wal.exists() or wal.stat().st_size == 0
+    copy = tmp_path / "copy.sqlite"
+    shutil.copy(path, copy)
+    runs = Gradebook.existing(load_course(tiny_course), f"sqlite:///{copy}").latest_runs("tiny")
+    assert [run.results[0].points_earned for run in runs] == [2.0]
+
+
 def test_existing_refuses_a_gradebook_that_is_not_there(tiny_course, tmp_path):
     course = load_course(tiny_course)
     missing = tmp_path / "typo.sqlite"
