@@ -79,6 +79,7 @@ same reason. A notebook that itself crashes or times out is not retried.
 from __future__ import annotations
 
 import os
+import select
 import shlex
 import signal
 import socket
@@ -111,6 +112,9 @@ from autograder.sandbox.worker import CPU_GRACE_S
 MAX_RESTARTS = 3
 START_TIMEOUT_S = 120.0
 EXIT_WAIT_S = 30.0  # how long a finished child's "exited" report may take (leftovers ended)
+# A child whose session is over ends within this (its channel closed); one that has not (a
+# process of its own stopped it, or it ignores the end) is then killed by the grader.
+EXIT_GRACE_S = 2.0
 DEFAULT_MAX_PROCESSES = 64
 DEFAULT_MAX_OUTPUT_BYTES = 64 * 2**20
 # Exit codes of a child that enforced a limit itself (see autograder.sandbox.worker)
@@ -374,6 +378,17 @@ class Sandbox:
             self.lease.release()
             self.lease = None
 
+    def end_lingering_child(self, grace_s: float) -> None:
+        """After the session's channel closed: a child not gone within `grace_s` is killed, with
+        everything it started, by this (trusted) side; the server then reports it as usual. (A
+        daemon that keeps the submission's own process stopped would otherwise hold the server
+        until the report's deadline, and the sandbox would be replaced.)"""
+        if self.control is None:
+            return
+        reported, _, _ = select.select([self.control], [], [], grace_s)
+        if not reported:
+            kill_until_gone(lambda: [pid for pid in self.submission_processes() if _living(pid)])
+
     def read_exit(self) -> dict:
         """The server's report on the child that just ended; anything else ends the sandbox, and
         so does a report that the child left something behind (the sandbox is replaced, never
@@ -601,10 +616,12 @@ class Session:
             self.fail(f"the answer could not be read: {error}")
 
     def close(self) -> None:
-        """End the child: close its channel, then wait for the server to report it gone."""
+        """End the child: close its channel, then wait for the server to report it gone (ending
+        it from here when it lingers)."""
         if self.dead:
             return
         self.end("the submission's session ended")
+        self.sandbox.end_lingering_child(EXIT_GRACE_S)
         try:
             self.sandbox.read_exit()
         except SandboxCrashed:

@@ -239,6 +239,9 @@ def test_files_planted_for_later_submissions_are_gone(box):
 
 @pytest.mark.slow
 def test_a_leftover_process_cannot_reach_the_next_submission(box):
+    """A daemon that plants files and stops every process it may signal (the submission's own
+    one included, so that it never ends by itself): the grader ends it all from outside at the
+    session's end, in the same sandbox, and the next submission sees nothing of it."""
     sub = namespace(box, PLANTER + '''
 import os, signal, time
 def leave_a_daemon():
@@ -257,9 +260,11 @@ def leave_a_daemon():
     return True
 ''')
     assert sub.leave_a_daemon()
+    starts = box.starts  # the sandbox runs this submission now
     time.sleep(0.5)
     sub._connection.close()
     victim_is_unharmed(box)
+    assert box.starts == starts  # the same sandbox: nothing timed out on the way
 
 
 @pytest.mark.slow
