@@ -111,21 +111,28 @@ def test_a_database_that_stays_down_stops_the_batch_and_a_rerun_goes_on(
     command = ["--course", str(tiny_course), "grade", "tiny", str(inbox), "--db", url,
                "--workers", "1"]  # fmt: skip
 
+    stopped_grading = threading.Event()
+
     def stay_down() -> None:
         deadline = time.monotonic() + 300
         while len(graded_outcomes(book)) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
         postgresql_server.pause()
         gate.touch()
-        time.sleep(sum(RETRY_PAUSES_S) + 15)  # past every retry of the store
+        # down until the command has given up (past every retry of the store), at most this long
+        stopped_grading.wait(sum(RETRY_PAUSES_S) + 120)
         postgresql_server.resume()
 
     downer = threading.Thread(target=stay_down)
     downer.start()
     try:
+        started = time.monotonic()
         code = cli.main(command)
+        gave_up_after = time.monotonic() - started
     finally:
+        stopped_grading.set()
         downer.join()
+    assert gave_up_after > sum(RETRY_PAUSES_S)  # the writes were retried for the whole window
     out = capsys.readouterr().out
     assert code == cli.EXIT_GRADER_FAILED
     stopped = [line for line in out.splitlines() if line.startswith("stopped: ")]

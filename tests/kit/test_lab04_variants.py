@@ -5,9 +5,9 @@ breaks, and each correct alternative must keep full marks. Variants that change 
 model's training data or loop (the audio pipeline, the training loop) keep the quality points:
 their effect on the author model is small, and the questions that test them directly catch them.
 Every variant that could change the author model runs the graded data and training cells (about
-30 s of CPU time) in the sandbox; wrong variants of cells the model never reaches (the sine
-data, the probability metrics, precision and recall) run without them and so also lose exactly
-the quality points.
+30 s of CPU time) in the sandbox; variants of cells the model never reaches (the sine data, the
+probability metrics, precision and recall), wrong or correct, run without them and so also lose
+exactly the quality points.
 
 Not used here, because the graded recipe trained with them lands within 0.02 of a quality
 threshold (measured on the hidden clips): softmax applied before cross_entropy (accuracy 0.850)
@@ -17,7 +17,7 @@ and the source's np.digitize on 16 edges (0.865); the questions 2.4 and 3.1 catc
 from dataclasses import replace
 
 import pytest
-from variants import Variant, variant_tests, variants_under_salts
+from variants import Variant, skipping, variant_tests, variants_under_salts, without_graded_cells
 
 pytestmark = pytest.mark.slow
 LAB = "lab04_sequence_classification"
@@ -144,19 +144,11 @@ NO_GRADED_DATA = ("author_data", "manifest = write_author_dataset(AUTHOR_DIR, se
                   "raise RuntimeError('this proof runs without the graded data')\n")
 # Cells the author model never reaches: the quality tests score the trained model alone, and the
 # graded cells use neither the sine data, nor the probability metrics, nor precision and recall.
+# Variants of these alone need no trained model: they run without the graded data and training
+# cells (about 25 s of CPU time a notebook) and so lose exactly the quality points as well.
 BESIDE_THE_AUTHOR_MODEL = {"make_sine_dataset", "probability_metrics", "precision_recall_accuracy"}
-
-
-def without_graded_training(variant: Variant) -> Variant:
-    """The variant without the graded data and training cells (about 30 s of CPU time a
-    notebook): it loses the quality points as well, and nothing else changes."""
-    return replace(variant, breaks=variant.breaks | {QUALITY}, edits=(*variant.edits, NO_GRADED_DATA))
-
-
-# A wrong variant of a cell beside the author model needs no trained model to be caught.
-WRONG = [without_graded_training(variant)
-         if {variant.grade_id, *(cell for cell, _, _ in variant.edits)} <= BESIDE_THE_AUTHOR_MODEL
-         else variant for variant in WRONG]  # fmt: skip
+WRONG = without_graded_cells(WRONG, BESIDE_THE_AUTHOR_MODEL, NO_GRADED_DATA, QUALITY)
+CORRECT = without_graded_cells(CORRECT, BESIDE_THE_AUTHOR_MODEL, NO_GRADED_DATA, QUALITY)
 scores, test_variant_loses_points_exactly_where_it_is_wrong, test_enough_variants = variant_tests(
     LAB, WRONG, CORRECT, least_wrong=18, least_correct=9,
 )
@@ -164,7 +156,7 @@ scores, test_variant_loses_points_exactly_where_it_is_wrong, test_enough_variant
 # four more. There it runs without the graded data and training cells (about 25 s of CPU per
 # notebook, and neither touches predict_proba), so it loses exactly the quality points.
 WITHOUT_GRADED_TRAINING = replace(
-    without_graded_training(FLOAT32_SOFTMAX),
+    skipping(FLOAT32_SOFTMAX, NO_GRADED_DATA, QUALITY),
     name=f"{FLOAT32_SOFTMAX.name}, without the graded data and training cells",
 )
 test_verdicts_hold_under_other_salts = variants_under_salts(LAB, [WITHOUT_GRADED_TRAINING],
